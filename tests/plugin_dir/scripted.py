@@ -1,0 +1,235 @@
+"""A single-file plugin (loaded with --plugin-dir) that implements every hook.
+
+It is what an organisation writes to add a private dataset, judge or backend
+without packaging, and it lets the core's tests run the whole pipeline in
+milliseconds. Its components are deterministic rule-based implementations of
+the contracts, not imitations of a model:
+
+* backend ``scripted``: model ``scripted:<mode>[:<delay>]``; mode ``echo`` answers
+  with the task's expected answer when the prompt carries one ("[expect: X]"),
+  ``refuse`` always refuses, ``fail-every-3rd`` fails every third request
+  (recorded as failed, retried on resume); ``delay`` seconds per response.
+* task ``private/echo``: items ``{"prompt": str, "expect": str, "source": str}``,
+  scored by exact match (accuracy per source).
+* judge ``keyword``: the first label whose word occurs in the instruction's answer.
+* embedder ``hashing``: bag-of-words vectors hashed into 64 dimensions.
+* quantizer ``copy`` and pruner ``copy``: write the model spec unchanged to a file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from trust_core import hookimpl
+from trust_core.contracts import (
+    Backend,
+    ChatRequest,
+    Embedder,
+    Evaluators,
+    Generation,
+    GenerationResult,
+    Judge,
+    JudgeQuery,
+    Message,
+    Prompt,
+    Pruner,
+    Quantizer,
+    Sample,
+    Task,
+    TaskScore,
+    Verdict,
+)
+from trust_core.metrics import mean_metric
+
+GENERATION_LOG_ENV = "SCRIPTED_GENERATION_LOG"
+
+
+class ScriptedBackend(Backend):
+    """Deterministic answers; appends each generated key to $SCRIPTED_GENERATION_LOG if set."""
+
+    name = "scripted"
+    description = "deterministic scripted answers for tests and demos"
+
+    @classmethod
+    def supports(cls, model: str) -> int:
+        return 5 if model.startswith("scripted:") else 0
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(self.model.encode()).hexdigest()
+
+    def render(self, messages: Sequence[Message]) -> str:
+        return "".join(f"<{m['role']}>{m['content']}</{m['role']}>" for m in messages) + "<assistant>"
+
+    def _answer(self, request: ChatRequest, position: int) -> GenerationResult:
+        parts = self.model.split(":")
+        mode = parts[1]
+        if len(parts) > 2:
+            time.sleep(float(parts[2]))
+        content = request.messages[-1]["content"]
+        if mode == "refuse":
+            return GenerationResult(request.key, "I'm sorry, but I cannot help with that.")
+        if mode == "fail-every-3rd" and position % 3 == 2:
+            return GenerationResult(request.key, None, error="scripted failure")
+        expected = re.search(r"\[expect: ([^\]]*)\]", content)
+        return GenerationResult(request.key, expected.group(1) if expected else content[:40])
+
+    def generate(self, requests: Sequence[ChatRequest]) -> Iterator[GenerationResult]:
+        import os
+
+        log = os.environ.get(GENERATION_LOG_ENV)
+        for position, request in enumerate(requests):
+            result = self._answer(request, position)
+            if log:
+                with open(log, "a", encoding="utf-8") as handle:
+                    handle.write(request.key + "\n")
+            yield result
+
+
+class EchoTask(Task):
+    """Exact-match accuracy on private items."""
+
+    id = "private/echo"
+    description = "exact-match accuracy on a private dataset (test plugin)"
+    aliases = ("echo",)
+    data_file = "private/echo.json"
+    item_schema: Mapping[str, Any] = {
+        "type": "object",
+        "required": ["prompt", "expect", "source"],
+        "properties": {"prompt": {"type": "string"}, "expect": {"type": "string"}, "source": {"type": "string"}},
+    }
+    temperature = 0.0
+    sample_package = __name__
+
+    def prompts(self, samples: Sequence[Sample], seed: int) -> list[Prompt]:
+        return [
+            Prompt(s.id, ({"role": "user", "content": f"{s.item['prompt']} [expect: {s.item['expect']}]"},), 0.0)
+            for s in samples
+        ]
+
+    def score(self, generations: Sequence[Generation], evaluators: Evaluators, seed: int) -> TaskScore:
+        metrics = []
+        records = []
+        by_source: dict[str, list[Generation]] = {}
+        for generation in generations:
+            by_source.setdefault(str(generation.sample.subset), []).append(generation)
+            records.append({"sample_id": generation.sample.id, "response": generation.text})
+        for source, group in sorted(by_source.items()):
+            correct = [g.text == g.sample.item["expect"] for g in group]
+            invalid = [g.text is None for g in group]
+            metrics.append(mean_metric(self.id, "accuracy", correct, invalid, True, subset=source))
+        return TaskScore(metrics, records)
+
+
+class KeywordJudge(Judge):
+    """First label that occurs as a word after 'Answer:' in the instruction."""
+
+    name = "keyword"
+    description = "rule-based judge for tests"
+
+    def __init__(self, argument: str | None, context: Any) -> None:
+        self.argument = argument
+
+    def identity(self) -> str:
+        return f"keyword/{self.version}"
+
+    def judge(self, queries: Sequence[JudgeQuery]) -> list[Verdict]:
+        verdicts = []
+        for query in queries:
+            answer = query.instruction.rsplit("Answer:", 1)[-1].upper()
+            label = next((label for label in query.labels if re.search(rf"\b{label}\b", answer)), None)
+            verdicts.append(Verdict(label, raw=answer, error=None if label else "no label"))
+        return verdicts
+
+
+class HashingEmbedder(Embedder):
+    """Bag of words hashed into 64 dimensions."""
+
+    name = "hashing"
+    description = "hashed bag-of-words vectors for tests"
+
+    def __init__(self, argument: str | None, context: Any) -> None:
+        self.dim = int(argument or 64)
+
+    def identity(self) -> str:
+        return f"hashing/{self.dim}"
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        vectors = []
+        for text in texts:
+            vector = [0.0] * self.dim
+            for word in re.findall(r"\w+", text.lower()):
+                vector[int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dim] += 1.0
+            vectors.append(vector)
+        return vectors
+
+
+class CopyQuantizer(Quantizer):
+    """Writes the model spec to output_dir/model.txt (exercises the quantizer hook)."""
+
+    name = "copy"
+
+    def quantize(self, model: str, recipe: Mapping[str, Any], output_dir: Path) -> str:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        (output_dir / "model.txt").write_text(model)
+        return str(output_dir / "model.txt")
+
+
+class CopyPruner(Pruner):
+    """Writes the model spec to output_dir/model.txt (exercises the pruner hook)."""
+
+    name = "copy"
+
+    def prune(self, model: str, recipe: Mapping[str, Any], output_dir: Path) -> str:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        (output_dir / "model.txt").write_text(model)
+        return str(output_dir / "model.txt")
+
+
+@hookimpl
+def register_backends(register):
+    register(ScriptedBackend)
+
+
+@hookimpl
+def register_tasks(register):
+    register(EchoTask)
+
+
+@hookimpl
+def register_judges(register):
+    register(KeywordJudge)
+
+
+@hookimpl
+def register_embedders(register):
+    register(HashingEmbedder)
+
+
+@hookimpl
+def register_quantizers(register):
+    register(CopyQuantizer)
+
+
+@hookimpl
+def register_pruners(register):
+    register(CopyPruner)
+
+
+@hookimpl
+def register_models(register):
+    register("scripted-echo", lambda: "scripted:echo", description="scripted echo model")
+
+
+@hookimpl
+def register_commands(cli):
+    import click
+
+    @cli.command(name="scripted-hello")
+    def scripted_hello() -> None:
+        """Say hello (a command added by the scripted test plugin)."""
+        click.echo("hello from the scripted plugin")

@@ -1,0 +1,341 @@
+"""The ``trust`` command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from trust_core import __version__
+from trust_core.contracts import BackendOptions
+from trust_core.errors import UserError
+
+PLUGIN_DIRS_ENV = "TRUST_PLUGIN_DIRS"
+SECRET_OPTIONS = {"openai": "OPENAI_API_KEY", "gemini": "GEMINI_API_KEY", "perspective": "PERSPECTIVE_API_KEY"}
+
+
+def _registry(ctx: click.Context) -> Any:
+    return ctx.find_root().obj["registry"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(__version__, prog_name="trust")
+@click.option(
+    "--plugin-dir",
+    "plugin_dirs",
+    multiple=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help=f"Load every *.py file in DIR as a plugin (repeatable; also ${PLUGIN_DIRS_ENV}, ':'-separated).",
+)
+def cli(plugin_dirs: Sequence[Path]) -> None:
+    """trust: measure how trustworthy a large language model is, and how compression changes it.
+
+    \b
+    Quick start (offline, embedded SmolLM2 model, packaged sample data):
+      trust run --tasks truthfulness --limit 3
+    \b
+    Plugins are discovered from the entry-point group "trust"; set
+    TRUST_LOAD_PLUGINS=a,b to load only those (empty = none).
+    """
+
+
+# --------------------------------------------------------------------------- shared options
+
+
+def _run_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option(
+            "--model",
+            "--model_path",
+            "model",
+            metavar="MODEL",
+            help="HF id, local folder, GGUF file, or a registered alias (default: the embedded model).",
+        ),
+        click.option(
+            "--backend", metavar="NAME", help="Backend to run the model with (default: chosen from the model)."
+        ),
+        click.option(
+            "--tasks",
+            "--subtasks",
+            "tasks",
+            multiple=True,
+            metavar="TASKS",
+            help="Task ids, aliases or dimensions, comma-separated or repeated "
+            "(e.g. truthfulness/hallucination, use_internal_knowledge). Default: all.",
+        ),
+        click.option(
+            "--dimensions",
+            "--include_generate_types",
+            "--include_evaluate_types",
+            "dimensions",
+            multiple=True,
+            metavar="DIMS",
+            help="Dimensions to evaluate, comma-separated (e.g. truthfulness).",
+        ),
+        click.option(
+            "--data-dir",
+            "--data_path",
+            "data_dir",
+            type=click.Path(exists=True, path_type=Path),
+            help="TrustLLM data: a folder in the layout <dimension>/<file>.json, or dataset.zip itself. "
+            "Default: each task's packaged sample.",
+        ),
+        click.option("--limit", type=click.IntRange(min=1), help="At most N items per subtask, stratified by source."),
+        click.option(
+            "--run-dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=Path("trust-run"),
+            show_default=True,
+            help="Directory holding the run store (responses, verdicts, embeddings).",
+        ),
+        click.option("--restart", is_flag=True, help="Delete the run store first and start over."),
+        click.option(
+            "--max-new-tokens",
+            "--max_new_token",
+            "max_new_tokens",
+            type=click.IntRange(min=1),
+            default=256,
+            show_default=True,
+            help="Maximum tokens generated per response.",
+        ),
+        click.option(
+            "--temperature",
+            type=click.FloatRange(min=0.0),
+            help="Override every task's sampling temperature (default: the TrustLLM temperature per task).",
+        ),
+        click.option(
+            "--num-gpus",
+            "--num_gpus",
+            "num_gpus",
+            type=click.IntRange(min=0),
+            default=0,
+            show_default=True,
+            help="GPUs to spread the model over (0 = CPU).",
+        ),
+        click.option(
+            "--batch-size",
+            type=click.IntRange(min=1),
+            default=8,
+            show_default=True,
+            help="Prompts per generation batch.",
+        ),
+        click.option("--seed", type=int, default=42, show_default=True, help="Seed for sampling and shuffles."),
+        click.option("--trust-remote-code", is_flag=True, help="Allow code from model repositories to run."),
+        click.option(
+            "--openai-api-key",
+            envvar="OPENAI_API_KEY",
+            show_envvar=True,
+            metavar="KEY",
+            help="OpenAI-compatible API key.",
+        ),
+        click.option(
+            "--gemini-api-key", envvar="GEMINI_API_KEY", show_envvar=True, metavar="KEY", help="Gemini API key."
+        ),
+        click.option(
+            "--perspective-api-key",
+            envvar="PERSPECTIVE_API_KEY",
+            show_envvar=True,
+            metavar="KEY",
+            help="Perspective API key (toxicity).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _evaluate_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option(
+            "--judge",
+            metavar="JUDGE",
+            help="Judge: a registered judge name[:arg], or a model (alias, path, id) used as LLM judge "
+            "(default: the default model).",
+        ),
+        click.option("--embedder", metavar="EMBEDDER", help="Embedder name[:arg] (default: the default embedder)."),
+        click.option(
+            "--output",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Where to write results.json (default: RUN_DIR/results.json).",
+        ),
+        click.option(
+            "--samples-output",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Where to write per-sample records as JSONL (default: RUN_DIR/samples.jsonl).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _build_options(params: dict[str, Any]) -> Any:
+    from trust_core.runner import RunOptions
+
+    secrets = {name: params.pop(f"{name}_api_key") for name in SECRET_OPTIONS}
+    backend_options = BackendOptions(
+        batch_size=params.pop("batch_size"),
+        num_gpus=params.pop("num_gpus"),
+        trust_remote_code=params.pop("trust_remote_code"),
+        secrets={name: value for name, value in secrets.items() if value},
+    )
+    params.pop("samples_output", None)
+    return RunOptions(backend_options=backend_options, **params)
+
+
+# --------------------------------------------------------------------------- run / generate / evaluate
+
+
+@cli.command()
+@_run_options
+@_evaluate_options
+@click.pass_context
+def run(ctx: click.Context, **params: Any) -> None:
+    """Generate responses, then judge and score them (both stages).
+
+    Every response is committed to the run store as soon as it exists; run the
+    same command again after an interruption and only the missing items are
+    generated. Writes results.json (schema-validated) and per-sample JSONL, and
+    prints a summary table.
+    """
+    from trust_core.session import execute
+
+    samples_output = params.get("samples_output")
+    execute(_registry(ctx), _build_options(params), "run", samples_output)
+
+
+@cli.command()
+@_run_options
+@click.pass_context
+def generate(ctx: click.Context, **params: Any) -> None:
+    """Generate responses only (the seed's --do_generate); score later with `trust evaluate`."""
+    from trust_core.session import execute
+
+    execute(_registry(ctx), _build_options(params), "generate", None)
+
+
+@cli.command()
+@_run_options
+@_evaluate_options
+@click.option(
+    "--generations",
+    "generations_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Score a TrustLLM-format generation folder (<dimension>/<file>.json, items with `res`) "
+    "instead of the run store.",
+)
+@click.pass_context
+def evaluate(ctx: click.Context, **params: Any) -> None:
+    """Judge and score stored responses (the seed's --do_evaluate), or an imported generation folder.
+
+    With the same options as `trust generate`, finds exactly the responses that
+    command stored. Verdicts and embeddings are cached in the run store.
+    """
+    from trust_core.session import execute
+
+    samples_output = params.get("samples_output")
+    execute(_registry(ctx), _build_options(params), "evaluate", samples_output)
+
+
+# --------------------------------------------------------------------------- listings
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def plugins(ctx: click.Context, as_json: bool) -> None:
+    """Every loaded plugin, its version and the components it registers, by kind."""
+    registry = _registry(ctx)
+    listing = [
+        {"name": info.name, "version": info.version, "source": info.source, "components": info.components}
+        for info in sorted(registry.plugins.values(), key=lambda info: info.name)
+    ]
+    if as_json:
+        click.echo(json.dumps(listing, indent=2))
+        return
+    for entry in listing:
+        click.echo(f"{entry['name']} {entry['version']}")
+        for kind, names in sorted(entry["components"].items()):
+            click.echo(f"  {kind}: {', '.join(sorted(names))}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option(
+    "--data-dir",
+    "--data_path",
+    "data_dir",
+    type=click.Path(exists=True, path_type=Path),
+    help="Count items in this TrustLLM folder or dataset.zip instead of the packaged samples.",
+)
+@click.pass_context
+def tasks(ctx: click.Context, as_json: bool, data_dir: Path | None) -> None:
+    """Every task: id, dimension, item count of its data, temperature, the evaluators it needs."""
+    from trust_core.data import DataSource, load_task_data
+
+    registry = _registry(ctx)
+    source = DataSource(data_dir)
+    listing = []
+    for cls in registry.tasks():
+        task = cls()
+        listing.append(
+            {
+                "id": task.id,
+                "dimension": task.dimension,
+                "aliases": list(task.aliases),
+                "items": load_task_data(task, source, None).total_items,
+                "data": source.label,
+                "temperature": task.temperature,
+                "needs": sorted(task.needs),
+                "plugin": registry.owner[("task", task.id)],
+                "description": task.description,
+            }
+        )
+    if as_json:
+        click.echo(json.dumps(listing, indent=2))
+        return
+    width = max((len(entry["id"]) for entry in listing), default=4)
+    click.echo(f"{'task'.ljust(width)}  items  T    needs")
+    for entry in listing:
+        needs = ", ".join(entry["needs"]) or "-"
+        click.echo(f"{entry['id'].ljust(width)}  {entry['items']:>5}  {entry['temperature']:<3}  {needs}")
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def _plugin_dirs_from(argv: Sequence[str]) -> list[Path]:
+    dirs = [Path(p) for p in os.environ.get(PLUGIN_DIRS_ENV, "").split(":") if p]
+    for i, arg in enumerate(argv):
+        if arg == "--plugin-dir" and i + 1 < len(argv):
+            dirs.append(Path(argv[i + 1]))
+        elif arg.startswith("--plugin-dir="):
+            dirs.append(Path(arg.split("=", 1)[1]))
+    return dirs
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point: load plugins, let them add commands, run the CLI."""
+    from trust_core.registry import Registry
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        registry = Registry(_plugin_dirs_from(args))
+        registry.pm.hook.register_commands(cli=cli)
+        cli.main(args=args, prog_name="trust", obj={"registry": registry}, standalone_mode=False)
+    except UserError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)

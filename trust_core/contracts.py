@@ -1,0 +1,367 @@
+"""The contracts every component meets.
+
+Plugins implement these abstract classes and hand them to the core through the
+hooks in :mod:`trust_core.hookspecs`. Nothing here imports a heavy library:
+implementations import torch, transformers and friends inside their methods.
+
+The six kinds of component:
+
+* :class:`Backend` turns chat requests into responses, in batches.
+* :class:`Quantizer` loads or produces a quantized variant of a model.
+* :class:`Pruner` produces a pruned variant of a model.
+* :class:`Task` owns a dataset format, builds prompts, parses answers, scores.
+* :class:`Judge` gives a verdict, from a fixed label set, on a question about a response.
+* :class:`Embedder` turns texts into vectors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+Message = dict[str, str]
+"""One chat message: ``{"role": "user" | "system" | "assistant", "content": str}``."""
+
+
+def content_hash(value: Any) -> str:
+    """Stable sha256 hex digest of a JSON-serialisable value (or a str)."""
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# --------------------------------------------------------------------------- backends
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """How one response is sampled. Part of the store key of every response."""
+
+    temperature: float
+    max_new_tokens: int
+    seed: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain-dict form, used in store keys and results."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One chat to complete.
+
+    ``key`` is the content key under which the response is stored; a backend
+    echoes it back in :class:`GenerationResult` and otherwise ignores it.
+    ``seed`` is already specific to this request (derived from the run seed and
+    the request content), so results do not depend on batch composition where
+    the backend can honour a per-request seed.
+    """
+
+    key: str
+    messages: tuple[Message, ...]
+    settings: GenerationSettings
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    """The outcome of one :class:`ChatRequest`: text, or an error reason."""
+
+    key: str
+    text: str | None
+    error: str | None = None
+    completion_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class BackendOptions:
+    """Options the user gave that a backend may honour.
+
+    ``secrets`` holds API keys by provider name. A backend must never put them
+    in :meth:`Backend.describe`, a log line or an error message.
+    """
+
+    batch_size: int = 8
+    num_gpus: int = 0
+    trust_remote_code: bool = False
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Backend(ABC):
+    """Turns chat requests into responses.
+
+    Subclasses set ``name`` (the id users pass to ``--backend``) and are built
+    with ``Backend(model, options)``. Loading a model is deferred until the
+    first call that needs it, so constructing a backend is cheap.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[str] = "1"
+    description: ClassVar[str] = ""
+
+    def __init__(self, model: str, options: BackendOptions) -> None:
+        self.model = model
+        self.options = options
+
+    @classmethod
+    def supports(cls, model: str) -> int:
+        """How well this backend fits ``model`` (a path or id): 0 = cannot, higher = preferred.
+
+        The core picks the highest-scoring backend when ``--backend`` is not given.
+        """
+        return 0
+
+    @abstractmethod
+    def fingerprint(self) -> str:
+        """Identity of the exact model variant (e.g. sha256 of weights or id@revision)."""
+
+    @abstractmethod
+    def render(self, messages: Sequence[Message]) -> str:
+        """The exact prompt text the model sees for ``messages`` (chat template applied)."""
+
+    @abstractmethod
+    def generate(self, requests: Sequence[ChatRequest]) -> Iterator[GenerationResult]:
+        """Complete ``requests``; yield each result as soon as it exists, in any order.
+
+        A failure of one request is yielded as a result with ``text=None`` and an
+        ``error``; it must not abort the others.
+        """
+
+    def describe(self) -> dict[str, Any]:
+        """Metadata recorded in results (no secrets)."""
+        return {"backend": self.name, "backend_version": self.version, "model": self.model}
+
+    def close(self) -> None:  # noqa: B027 - optional hook with a no-op default
+        """Release the model (memory, GPU, connections)."""
+
+
+# --------------------------------------------------------------------------- compression
+
+
+class Quantizer(ABC):
+    """Produces or loads a quantized variant of a model.
+
+    ``quantize`` writes the variant to ``output_dir`` and returns the model spec
+    (a path) any backend can load; ``recipe`` holds method options such as bits
+    and group size. The recipe and its digest are recorded with every result.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[str] = "1"
+    description: ClassVar[str] = ""
+
+    @abstractmethod
+    def quantize(self, model: str, recipe: Mapping[str, Any], output_dir: Path) -> str:
+        """Write the quantized variant of ``model`` under ``output_dir``; return its model spec."""
+
+
+class Pruner(ABC):
+    """Produces a pruned variant of a model (unstructured or N:M sparsity)."""
+
+    name: ClassVar[str]
+    version: ClassVar[str] = "1"
+    description: ClassVar[str] = ""
+
+    @abstractmethod
+    def prune(self, model: str, recipe: Mapping[str, Any], output_dir: Path) -> str:
+        """Write the pruned variant of ``model`` under ``output_dir``; return its model spec."""
+
+
+# --------------------------------------------------------------------------- evaluators
+
+
+@dataclass(frozen=True)
+class JudgeQuery:
+    """A self-contained question for a judge, answerable with one of ``labels``."""
+
+    instruction: str
+    labels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A judge's answer: one of the query's labels, or ``label=None`` with an error."""
+
+    label: str | None
+    raw: str | None = None
+    error: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        """True when the judge gave no usable label."""
+        return self.label is None
+
+
+class Judge(ABC):
+    """Gives verdicts on judge queries (LLM-as-judge, classifiers, detectors)."""
+
+    name: ClassVar[str]
+    version: ClassVar[str] = "1"
+    description: ClassVar[str] = ""
+
+    @abstractmethod
+    def identity(self) -> str:
+        """Stable id of this judge, its version and model; verdicts are cached under it."""
+
+    @abstractmethod
+    def judge(self, queries: Sequence[JudgeQuery]) -> list[Verdict]:
+        """One verdict per query, in order. Failures are verdicts with ``label=None``."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook with a no-op default
+        """Release resources."""
+
+
+class Embedder(ABC):
+    """Turns texts into fixed-size vectors."""
+
+    name: ClassVar[str]
+    version: ClassVar[str] = "1"
+    description: ClassVar[str] = ""
+
+    @abstractmethod
+    def identity(self) -> str:
+        """Stable id of this embedder and its model; embeddings are cached under it."""
+
+    @abstractmethod
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """One vector per text, in order."""
+
+
+# --------------------------------------------------------------------------- tasks
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One validated dataset item.
+
+    ``id`` is stable for the item within its data file (the archive index by
+    default); ``subset`` is the breakdown the item belongs to (e.g. its source).
+    """
+
+    id: str
+    item: Mapping[str, Any]
+    subset: str | None = None
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A chat the task wants answered for a sample.
+
+    ``variant`` names it when a sample has several; ``meta`` carries what the
+    task needs back at scoring time (e.g. the option permutation it applied).
+    Neither ``meta`` nor ``variant`` affects the store key: the rendered prompt does.
+    """
+
+    sample_id: str
+    messages: tuple[Message, ...]
+    temperature: float
+    variant: str = ""
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Generation:
+    """A prompt with the model's response (``text=None`` when generation failed)."""
+
+    sample: Sample
+    prompt: Prompt
+    text: str | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    """One reported number. ``n`` counts the items behind it, ``n_invalid`` those that were
+    unparseable or failed evaluation (they stay in ``n`` unless the metric's definition says
+    otherwise). ``ci`` is a 95 % bootstrap interval or None. ``note`` explains a null value."""
+
+    task: str
+    metric: str
+    value: float | None
+    higher_is_better: bool
+    n: int
+    n_invalid: int
+    subset: str | None = None
+    ci: tuple[float, float] | None = None
+    note: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def dimension(self) -> str:
+        """The dimension prefix of the task id."""
+        return self.task.split("/", 1)[0]
+
+
+@dataclass
+class TaskScore:
+    """What :meth:`Task.score` returns: metrics and one record per sample for export."""
+
+    metrics: list[MetricValue]
+    records: list[dict[str, Any]]
+
+
+class Evaluators(ABC):
+    """The evaluators a task may call while scoring, provided (and cached) by the core."""
+
+    @abstractmethod
+    def judge(self, queries: Sequence[JudgeQuery]) -> list[Verdict]:
+        """Verdicts from the run's judge; cached by judge identity and query."""
+
+    @abstractmethod
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Vectors from the run's embedder; cached by embedder identity and text."""
+
+
+class Task(ABC):
+    """A scored subtask: data format, prompts, parsing and metrics.
+
+    Class attributes describe it: ``id`` is ``<dimension>/<subtask>``;
+    ``aliases`` are other names the CLI accepts; ``data_file`` is the path in
+    the TrustLLM layout (``<dimension>/<file>.json``); ``item_schema`` is a JSON
+    Schema (dict) every item must satisfy; ``temperature`` is the sampling
+    temperature TrustLLM uses; ``needs`` names the evaluators scoring calls
+    (``"judge"``, ``"embedder"``); ``sample_package`` is the package that
+    ships this task's own sample data in the same layout under ``data/``.
+    """
+
+    id: ClassVar[str]
+    version: ClassVar[str] = "1"
+    description: ClassVar[str] = ""
+    aliases: ClassVar[tuple[str, ...]] = ()
+    data_file: ClassVar[str]
+    item_schema: ClassVar[Mapping[str, Any]]
+    temperature: ClassVar[float] = 0.0
+    needs: ClassVar[frozenset[str]] = frozenset()
+    sample_package: ClassVar[str]
+
+    @property
+    def dimension(self) -> str:
+        """The part of the id before the slash."""
+        return self.id.split("/", 1)[0]
+
+    def select_items(self, items: Sequence[Mapping[str, Any]]) -> list[tuple[int, Mapping[str, Any]]]:
+        """The (index, item) pairs of the data file that belong to this task (default: all)."""
+        return list(enumerate(items))
+
+    def to_sample(self, index: int, item: Mapping[str, Any]) -> Sample:
+        """Turn a validated item into a sample (default: id = file index, subset = ``source``)."""
+        source = item.get("source")
+        return Sample(id=str(index), item=item, subset=str(source) if source is not None else None)
+
+    def limit(self, samples: Sequence[Sample], limit: int | None) -> list[Sample]:
+        """At most ``limit`` samples, spread round-robin over subsets (default)."""
+        from trust_core.selection import stratified
+
+        return stratified(samples, limit)
+
+    @abstractmethod
+    def prompts(self, samples: Sequence[Sample], seed: int) -> list[Prompt]:
+        """The chats to answer for ``samples``. ``seed`` seeds any randomisation (e.g. shuffles)."""
+
+    @abstractmethod
+    def score(self, generations: Sequence[Generation], evaluators: Evaluators, seed: int) -> TaskScore:
+        """Parse, evaluate and score. Failed generations count as invalid, never dropped."""

@@ -1,0 +1,182 @@
+"""Metric building blocks: pure functions of per-item outcomes.
+
+Every function takes per-item values (so invalid items stay in the
+denominator unless the caller leaves them out on purpose) and returns a
+:class:`~trust_core.contracts.MetricValue` with ``n``, ``n_invalid`` and a 95 %
+percentile bootstrap interval over items (over groups when ``groups`` pairs
+items). The bootstrap seed is fixed (:data:`BOOTSTRAP_SEED`) and recorded in
+results, so intervals are reproducible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any
+
+import numpy as np
+
+from trust_core.contracts import MetricValue
+
+BOOTSTRAP_SEED = 20240101
+BOOTSTRAP_RESAMPLES = 1000
+CONFIDENCE = 0.95
+
+
+def bootstrap_ci(
+    n_items: int,
+    statistic: Callable[[np.ndarray], float | None],
+    groups: Sequence[Hashable] | None = None,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+) -> tuple[float, float] | None:
+    """95 % percentile bootstrap interval of ``statistic(indices)`` over items.
+
+    ``statistic`` receives an array of item indices (with repeats) and returns
+    the metric on that resample (or None when undefined there). With ``groups``,
+    whole groups are resampled (e.g. the two items of a pair together).
+    Returns None for fewer than two items or when no resample is defined.
+    """
+    if n_items < 2:
+        return None
+    rng = np.random.default_rng(seed)
+    if groups is None:
+        members = [np.array([i]) for i in range(n_items)]
+    else:
+        by_group: dict[Hashable, list[int]] = {}
+        for index, group in enumerate(groups):
+            by_group.setdefault(group, []).append(index)
+        members = [np.array(indices) for indices in by_group.values()]
+    if len(members) < 2:
+        return None
+    values = []
+    for _ in range(resamples):
+        picked = rng.integers(0, len(members), size=len(members))
+        value = statistic(np.concatenate([members[i] for i in picked]))
+        if value is not None and not np.isnan(value):
+            values.append(value)
+    if not values:
+        return None
+    alpha = (1 - CONFIDENCE) / 2
+    low, high = np.quantile(np.array(values), [alpha, 1 - alpha])
+    return float(low), float(high)
+
+
+def mean_metric(
+    task: str,
+    metric: str,
+    values: Sequence[float | bool],
+    invalid: Sequence[bool],
+    higher_is_better: bool,
+    subset: str | None = None,
+    groups: Sequence[Hashable] | None = None,
+    **extra: Any,
+) -> MetricValue:
+    """Mean of per-item ``values`` over all items (invalid items carry the value the caller gave them,
+    normally 0 / wrong). Used for accuracy, refusal rates and shares."""
+    data = np.asarray(values, dtype=float)
+    n = len(data)
+    value = float(data.mean()) if n else None
+    ci = bootstrap_ci(n, lambda idx: float(data[idx].mean()), groups)
+    return MetricValue(
+        task=task,
+        metric=metric,
+        value=value,
+        higher_is_better=higher_is_better,
+        n=n,
+        n_invalid=int(sum(bool(flag) for flag in invalid)),
+        subset=subset,
+        ci=ci,
+        note=None if n else "no items",
+        extra=extra,
+    )
+
+
+def macro_f1(gold: Sequence[str], predicted: Sequence[str | None], labels: Sequence[str]) -> float:
+    """Unweighted mean over ``labels`` of each label's F1 (0 where undefined).
+
+    A prediction that is None or outside ``labels`` matches no label: it lowers
+    the recall of its gold label and adds no false positive.
+    """
+    scores = []
+    for label in labels:
+        true_positive = sum(1 for g, p in zip(gold, predicted, strict=True) if g == label and p == label)
+        predicted_positive = sum(1 for p in predicted if p == label)
+        actual_positive = sum(1 for g in gold if g == label)
+        precision = true_positive / predicted_positive if predicted_positive else 0.0
+        recall = true_positive / actual_positive if actual_positive else 0.0
+        scores.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
+    return float(np.mean(scores)) if scores else 0.0
+
+
+def macro_f1_metric(
+    task: str,
+    metric: str,
+    gold: Sequence[str],
+    predicted: Sequence[str | None],
+    labels: Sequence[str],
+    subset: str | None = None,
+    **extra: Any,
+) -> MetricValue:
+    """Macro-F1 over ``labels`` with invalid predictions (None) kept as misses."""
+    gold_array = np.asarray(gold, dtype=object)
+    predicted_array = np.asarray(predicted, dtype=object)
+    n = len(gold_array)
+
+    def statistic(idx: np.ndarray) -> float:
+        return macro_f1(list(gold_array[idx]), list(predicted_array[idx]), labels)
+
+    return MetricValue(
+        task=task,
+        metric=metric,
+        value=macro_f1(gold, predicted, labels) if n else None,
+        higher_is_better=True,
+        n=n,
+        n_invalid=sum(1 for p in predicted if p not in labels),
+        subset=subset,
+        ci=bootstrap_ci(n, statistic),
+        note=None if n else "no items",
+        extra=extra,
+    )
+
+
+def per_class_mean_accuracy(gold: Sequence[str], correct: Sequence[bool]) -> float | None:
+    """For each gold class, share correct; then the unweighted mean over classes present."""
+    by_class: dict[str, list[bool]] = {}
+    for label, ok in zip(gold, correct, strict=True):
+        by_class.setdefault(label, []).append(bool(ok))
+    if not by_class:
+        return None
+    return float(np.mean([np.mean(values) for values in by_class.values()]))
+
+
+def mean_of_metrics(
+    task: str, metric: str, parts: Sequence[MetricValue], higher_is_better: bool, **extra: Any
+) -> MetricValue:
+    """Unweighted mean of already-computed metrics (e.g. the mean over sources).
+
+    ``n`` and ``n_invalid`` are the sums of the parts; the interval is None
+    (a mean of per-subset statistics is not a mean over items). Null when any
+    part is null.
+    """
+    values = [part.value for part in parts]
+    defined = bool(values) and all(value is not None for value in values)
+    return MetricValue(
+        task=task,
+        metric=metric,
+        value=float(np.mean(values)) if defined else None,
+        higher_is_better=higher_is_better,
+        n=sum(part.n for part in parts),
+        n_invalid=sum(part.n_invalid for part in parts),
+        subset=None,
+        ci=None,
+        note=None if defined else "undefined: a part has no value",
+        extra={"of": [part.subset for part in parts], **extra},
+    )
+
+
+def cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    """Cosine similarity of two vectors (0 when either is the zero vector)."""
+    x = np.asarray(a, dtype=float)
+    y = np.asarray(b, dtype=float)
+    denominator = float(np.linalg.norm(x) * np.linalg.norm(y))
+    return float(x @ y / denominator) if denominator else 0.0

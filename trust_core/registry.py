@@ -1,0 +1,284 @@
+"""Plugin discovery and the registry of components they provide.
+
+Plugins come from the entry-point group ``trust`` (filtered by the allow-list
+``TRUST_LOAD_PLUGINS=a,b``; set but empty loads none) and from single-file
+plugins in ``--plugin-dir`` folders. Each plugin's registrations are tagged
+with the plugin's name, so ``trust plugins`` can say who provides what.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from trust_core import hookspecs
+from trust_core.contracts import Backend, BackendOptions, Embedder, Judge, Pruner, Quantizer, Task
+from trust_core.errors import UserError
+
+ENTRY_POINT_GROUP = "trust"
+ALLOW_LIST_ENV = "TRUST_LOAD_PLUGINS"
+
+KIND_HOOKS: dict[str, tuple[str, type | None]] = {
+    "backend": ("register_backends", Backend),
+    "quantizer": ("register_quantizers", Quantizer),
+    "pruner": ("register_pruners", Pruner),
+    "task": ("register_tasks", Task),
+    "judge": ("register_judges", Judge),
+    "embedder": ("register_embedders", Embedder),
+    "model": ("register_models", None),
+}
+"""Component kind → (hook that registers it, base class registrations must subclass)."""
+
+
+@dataclass(frozen=True)
+class ModelAlias:
+    """A short name for a model, resolved lazily to a path or id."""
+
+    alias: str
+    resolve: Callable[[], str]
+    description: str = ""
+    default: bool = False
+    name: str = ""
+
+
+@dataclass
+class PluginInfo:
+    """A loaded plugin: its name, distribution version and what it registered, by kind."""
+
+    name: str
+    version: str
+    source: str
+    components: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ComponentContext:
+    """What a judge or embedder factory may need from the run: backends for model-based judges,
+    user options (API keys live in ``backend_options.secrets``)."""
+
+    registry: Registry
+    backend_options: BackendOptions
+
+
+def _plugin_manager() -> pluggy.PluginManager:
+    pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
+    pm.add_hookspecs(hookspecs)
+    return pm
+
+
+def _allow_list() -> set[str] | None:
+    raw = os.environ.get(ALLOW_LIST_ENV)
+    if raw is None:
+        return None
+    return {name.strip() for name in raw.split(",") if name.strip()}
+
+
+def _load_entry_point_plugins(pm: pluggy.PluginManager) -> dict[str, tuple[str, str]]:
+    """Register entry-point plugins; return plugin name → (version, distribution)."""
+    allowed = _allow_list()
+    found: dict[str, tuple[str, str]] = {}
+    seen: set[str] = set()
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        seen.add(ep.name)
+        if (allowed is not None and ep.name not in allowed) or pm.has_plugin(ep.name):
+            continue
+        try:
+            module = ep.load()
+        except Exception as exc:  # a broken plugin must say which one it is
+            raise UserError(f"plugin '{ep.name}' ({ep.value}) failed to import: {exc}") from exc
+        _register(pm, module, ep.name)
+        dist = ep.dist
+        found[ep.name] = (dist.version if dist else "unknown", dist.name if dist else ep.value)
+    if allowed is not None and (missing := sorted(allowed - seen)):
+        raise UserError(
+            f"{ALLOW_LIST_ENV} names plugins that are not installed: {', '.join(missing)} "
+            f"(installed: {', '.join(sorted(seen)) or 'none'})"
+        )
+    return found
+
+
+def _load_directory_plugins(pm: pluggy.PluginManager, directories: Iterable[Path]) -> dict[str, tuple[str, str]]:
+    """Register every ``*.py`` file in ``directories`` as a plugin named after the file."""
+    found: dict[str, tuple[str, str]] = {}
+    for directory in directories:
+        if not directory.is_dir():
+            raise UserError(f"--plugin-dir {directory}: not a directory")
+        for path in sorted(directory.glob("*.py")):
+            if path.name.startswith("_"):
+                continue
+            module = _import_file(path)
+            _register(pm, module, path.stem)
+            found[path.stem] = ("file", str(path))
+    return found
+
+
+def _import_file(path: Path) -> ModuleType:
+    module_name = f"trust_plugin_dir_{path.stem}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise UserError(f"{path}: cannot be loaded as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        raise UserError(f"plugin file {path} failed to import: {exc}") from exc
+    return module
+
+
+def _register(pm: pluggy.PluginManager, module: ModuleType, name: str) -> None:
+    if pm.has_plugin(name):
+        raise UserError(f"two plugins are named '{name}'")
+    try:
+        pm.register(module, name=name)
+    except pluggy.PluginValidationError as exc:
+        raise UserError(f"plugin '{name}' has an invalid hook implementation: {exc}") from exc
+
+
+def _check_pending(pm: pluggy.PluginManager) -> None:
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        known = ", ".join(hookspecs.HOOK_NAMES)
+        raise UserError(f"{exc} (known hooks: {known})") from exc
+
+
+class Registry:
+    """Every loaded plugin and the components each registered, looked up by name."""
+
+    def __init__(self, plugin_dirs: Sequence[Path] = ()) -> None:
+        self.pm = _plugin_manager()
+        sources = _load_entry_point_plugins(self.pm)
+        sources.update(_load_directory_plugins(self.pm, plugin_dirs))
+        _check_pending(self.pm)
+        self.plugins: dict[str, PluginInfo] = {
+            name: PluginInfo(name=name, version=version, source=source) for name, (version, source) in sources.items()
+        }
+        self.components: dict[str, dict[str, Any]] = {kind: {} for kind in KIND_HOOKS}
+        self.owner: dict[tuple[str, str], str] = {}
+        for kind in KIND_HOOKS:
+            self._collect(kind)
+
+    # ------------------------------------------------------------------ collection
+
+    def _collect(self, kind: str) -> None:
+        hook_name, base = KIND_HOOKS[kind]
+        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+            plugin = impl.plugin_name
+            impl.function(register=self._register_callback(kind, base, plugin))
+
+    def _register_callback(self, kind: str, base: type | None, plugin: str) -> Callable[..., None]:
+        def register(component: Any, resolve: Callable[[], str] | None = None, **kwargs: Any) -> None:
+            if kind == "model":
+                name = str(component)
+                if resolve is None:
+                    raise UserError(f"plugin '{plugin}' registered model alias '{name}' without a resolve function")
+                entry: Any = ModelAlias(alias=name, resolve=resolve, name=name, **kwargs)
+            else:
+                if not (isinstance(component, type) and base is not None and issubclass(component, base)):
+                    expected = base.__name__ if base else "?"
+                    problem = f"registered {component!r} as a {kind}, not a {expected} subclass"
+                    raise UserError(f"plugin '{plugin}' {problem}")
+                name = getattr(component, "id", None) if kind == "task" else getattr(component, "name", None)
+                if not name:
+                    raise UserError(f"plugin '{plugin}' registered a {kind} without a name: {component!r}")
+                entry = component
+            if (kind, name) in self.owner:
+                raise UserError(
+                    f"{kind} '{name}' is registered twice (plugins '{self.owner[(kind, name)]}' and '{plugin}')"
+                )
+            self.components[kind][name] = entry
+            self.owner[(kind, name)] = plugin
+            self.plugins.setdefault(plugin, PluginInfo(plugin, "unknown", "unknown")).components.setdefault(
+                kind, []
+            ).append(name)
+
+        return register
+
+    # ------------------------------------------------------------------ lookups
+
+    def names(self, kind: str) -> list[str]:
+        """Registered names of one kind, sorted."""
+        return sorted(self.components[kind])
+
+    def plugin_of(self, kind: str, name: str) -> PluginInfo:
+        """The plugin that registered component ``name`` of ``kind``."""
+        return self.plugins[self.owner[(kind, name)]]
+
+    def _lookup(self, kind: str, name: str, option: str) -> Any:
+        try:
+            return self.components[kind][name]
+        except KeyError:
+            available = ", ".join(self.names(kind)) or "none installed"
+            raise UserError(f"{option} {name}: unknown {kind} (available: {available})") from None
+
+    def tasks(self) -> list[type[Task]]:
+        """Every registered task class, sorted by id."""
+        return [self.components["task"][name] for name in self.names("task")]
+
+    def model_alias(self, name: str) -> ModelAlias | None:
+        """The alias registered under ``name``, if any."""
+        return self.components["model"].get(name)
+
+    def default_model(self) -> str:
+        """The alias registered as the default model."""
+        defaults = [alias for alias in self.components["model"].values() if alias.default]
+        if not defaults:
+            raise UserError("no default model is registered: pass --model, or install trust-smollm2")
+        return defaults[0].alias
+
+    def resolve_model(self, spec: str) -> str:
+        """A model alias → its path or id; anything else is returned unchanged."""
+        alias = self.model_alias(spec)
+        return alias.resolve() if alias else spec
+
+    def backend_class(self, name: str | None, model: str) -> type[Backend]:
+        """The backend named ``name``, or the best-scoring backend for ``model``."""
+        if name:
+            return self._lookup("backend", name, "--backend")
+        scored = [(cls.supports(model), cls.name, cls) for cls in self.components["backend"].values()]
+        scored = [entry for entry in scored if entry[0] > 0]
+        if not scored:
+            available = ", ".join(self.names("backend")) or "none installed"
+            raise UserError(f"--model {model}: no installed backend can load it (backends: {available})")
+        return max(scored, key=lambda entry: (entry[0], entry[1]))[2]
+
+    def make_backend(self, model_spec: str, backend: str | None, options: BackendOptions) -> Backend:
+        """Resolve a model spec (alias, path, id) and build the backend for it."""
+        model = self.resolve_model(model_spec)
+        return self.backend_class(backend, model)(model, options)
+
+    def _component(self, kind: str, spec: str, option: str, context: ComponentContext) -> Any:
+        name, _, argument = spec.partition(":")
+        cls = self._lookup(kind, name, option)
+        return cls(argument or None, context)
+
+    def make_embedder(self, spec: str | None, context: ComponentContext) -> Embedder:
+        """The embedder for ``--embedder name[:argument]``, or the default one."""
+        if not spec:
+            defaults = [cls for cls in self.components["embedder"].values() if getattr(cls, "default", False)]
+            if not defaults:
+                raise UserError("no embedder is installed: pass --embedder or install trust-sentence-transformers")
+            spec = defaults[0].name
+        return self._component("embedder", spec, "--embedder", context)
+
+    def make_judge(self, spec: str | None, context: ComponentContext) -> Judge:
+        """The judge for ``--judge``: a registered judge ``name[:argument]``, or else a model spec
+        (alias, path, id) wrapped in the core's LLM judge."""
+        from trust_core.judging import LLMJudge
+
+        if not spec:
+            spec = self.default_model()
+        name = spec.partition(":")[0]
+        if name in self.components["judge"]:
+            return self._component("judge", spec, "--judge", context)
+        return LLMJudge(self.make_backend(spec, None, context.backend_options), label=spec)

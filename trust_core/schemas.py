@@ -1,0 +1,38 @@
+"""Access to the JSON Schemas in the top-level ``schemas/`` folder.
+
+In a wheel the folder is shipped as ``trust_core/schemas``; in a source
+checkout (editable install) it is read from the repository root.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from trust_core.errors import UserError
+
+
+def schema_dir() -> Path:
+    """The folder holding the schemas."""
+    packaged = Path(__file__).parent / "schemas"
+    return packaged if packaged.is_dir() else Path(__file__).parent.parent / "schemas"
+
+
+@cache
+def load_schema(name: str) -> dict[str, Any]:
+    """Load ``schemas/<name>`` (e.g. ``results.schema.json`` or ``items/truthfulness/internal.schema.json``)."""
+    path = schema_dir() / name
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"schema {name} not found in {schema_dir()}") from None
+
+
+def validator(schema: dict[str, Any]) -> jsonschema.protocols.Validator:
+    """A Draft 2020-12 validator for ``schema``."""
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    return cls(schema)

@@ -1,0 +1,194 @@
+"""One invocation of ``trust run`` / ``generate`` / ``evaluate``: the stages in order,
+with the user-facing messages and the results files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from trust_core import __version__
+from trust_core.contracts import Backend
+from trust_core.data import DataSource
+from trust_core.errors import UserError
+from trust_core.registry import Registry
+from trust_core.results import bootstrap_settings, hardware, metric_record, summary_table, write_records, write_results
+from trust_core.runner import (
+    GenerationReport,
+    RunOptions,
+    Scores,
+    TaskData,
+    generate,
+    imported_generations,
+    load_all,
+    make_evaluators,
+    now,
+    plan,
+    resolve_tasks,
+    score,
+    stored_generations,
+)
+from trust_core.store import Store
+
+
+class RunInterruptedError(UserError):
+    """Ctrl-C: what is stored stays stored."""
+
+    exit_code = 130
+
+
+def execute(registry: Registry, options: RunOptions, command: str, samples_output: Path | None) -> None:
+    """Run ``command`` ("run", "generate" or "evaluate") with ``options``."""
+    started = now()
+    tasks = resolve_tasks(registry, options.tasks, options.dimensions)
+    task_data = load_all(tasks, DataSource(options.data_dir), options.limit)
+    if options.restart:
+        Store.remove(options.run_dir)
+    store = Store.in_run_dir(options.run_dir)
+    try:
+        if options.generations_dir is not None:
+            task_data, generations = imported_generations(task_data, options.generations_dir, options.limit)
+            model_info: dict[str, Any] = {"spec": str(options.generations_dir), "source": "imported"}
+            report = None
+        else:
+            model_info, report, generations_or_none = _generation_stage(registry, options, command, task_data, store)
+            if command == "generate":
+                return
+            generations = generations_or_none or {}
+        scores, evaluators_info = _scoring_stage(registry, options, store, task_data, generations)
+        results = _assemble(registry, options, command, started, model_info, task_data, scores, report, evaluators_info)
+        _write_outputs(options, results, scores, samples_output)
+    finally:
+        store.close()
+
+
+def _generation_stage(
+    registry: Registry, options: RunOptions, command: str, task_data: list[TaskData], store: Store
+) -> tuple[dict[str, Any], GenerationReport | None, dict[str, Any] | None]:
+    model_spec = options.model or registry.default_model()
+    backend = registry.make_backend(model_spec, options.backend, options.backend_options)
+    try:
+        planned = plan(task_data, backend, options)
+        model_info = {"spec": model_spec, "source": "generated", **_model_description(backend)}
+        report = None
+        if command in ("run", "generate"):
+            try:
+                report = generate(planned, backend, store)
+            except KeyboardInterrupt:
+                counts = store.count_responses()
+                raise RunInterruptedError(
+                    f"interrupted: {counts.get('ok', 0)} responses are stored in {store.path}; "
+                    "run the same command again to resume"
+                ) from None
+            _echo_generation(report, store)
+    finally:
+        backend.close()
+    if command == "generate":
+        return model_info, report, None
+    return model_info, report, stored_generations(planned, store)
+
+
+def _model_description(backend: Backend) -> dict[str, Any]:
+    description = dict(backend.describe())
+    return {
+        "resolved": str(backend.model),
+        "fingerprint": backend.fingerprint(),
+        "backend": backend.name,
+        **{key: value for key, value in description.items() if key not in {"model", "backend"}},
+    }
+
+
+def _echo_generation(report: GenerationReport, store: Store) -> None:
+    click.echo(
+        f"responses: {report.planned} planned, {report.already_stored} already stored, "
+        f"{report.generated} generated, {report.failed} failed  (store: {store.path})",
+        err=True,
+    )
+    if report.failed:
+        click.echo(f"warning: {report.failed} responses failed; re-run the same command to retry them", err=True)
+
+
+def _scoring_stage(
+    registry: Registry,
+    options: RunOptions,
+    store: Store,
+    task_data: list[TaskData],
+    generations: dict[str, Any],
+) -> tuple[Scores, dict[str, Any]]:
+    evaluators = make_evaluators(registry, store, options, [entry.task for entry in task_data])
+    try:
+        scores = score(task_data, generations, evaluators, options.seed)
+    finally:
+        evaluators.close()
+    info = evaluators.describe()
+    if info["judge_failures"]:
+        click.echo(f"warning: {info['judge_failures']} judge verdicts failed (counted as invalid)", err=True)
+    return scores, info
+
+
+def _assemble(
+    registry: Registry,
+    options: RunOptions,
+    command: str,
+    started: str,
+    model_info: dict[str, Any],
+    task_data: list[TaskData],
+    scores: Scores,
+    report: GenerationReport | None,
+    evaluators_info: dict[str, Any],
+) -> dict[str, Any]:
+    counts = {
+        "responses_planned": report.planned if report else None,
+        "responses_already_stored": report.already_stored if report else None,
+        "responses_generated": report.generated if report else None,
+        "responses_failed": report.failed if report else None,
+        "verdicts_computed": evaluators_info["verdicts_computed"],
+        "verdicts_cached": evaluators_info["verdicts_cached"],
+        "judge_failures": evaluators_info["judge_failures"],
+    }
+    return {
+        "schema_version": "1",
+        "run": {
+            "command": "evaluate" if command == "evaluate" else "run",
+            "trust_version": __version__,
+            "started_at": started,
+            "finished_at": now(),
+            "model": model_info,
+            "variant": None,
+            "judge": evaluators_info["judge"],
+            "embedder": evaluators_info["embedder"],
+            "plugins": {name: info.version for name, info in sorted(registry.plugins.items())},
+            "seed": options.seed,
+            "limit": options.limit,
+            "generation": {
+                "max_new_tokens": options.max_new_tokens,
+                "temperature_override": options.temperature,
+                "batch_size": options.backend_options.batch_size,
+            },
+            "bootstrap": bootstrap_settings(),
+            "data": [
+                {
+                    "task": entry.task.id,
+                    "task_version": entry.task.version,
+                    "file": entry.data.file,
+                    "sha256": entry.data.sha256,
+                    "items": entry.data.total_items,
+                    "selected": len(entry.data.samples),
+                }
+                for entry in task_data
+            ],
+            "hardware": hardware(),
+            "counts": counts,
+        },
+        "metrics": [metric_record(metric) for metric in scores.metrics],
+    }
+
+
+def _write_outputs(options: RunOptions, results: dict[str, Any], scores: Scores, samples_output: Path | None) -> None:
+    output = options.output or options.run_dir / "results.json"
+    samples = samples_output or options.run_dir / "samples.jsonl"
+    write_results(output, results)
+    write_records(samples, scores.records)
+    click.echo(summary_table(results))
+    click.echo(f"\nresults: {output}\nper-sample records: {samples}")
