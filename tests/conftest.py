@@ -1,0 +1,66 @@
+"""Shared fixtures: run the real `trust` CLI, in-process or as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+PLUGIN_DIR = REPO / "tests" / "plugin_dir"
+ARCHIVE = REPO.parent / "shared" / "datasets" / "trustllm" / "dataset.zip"
+
+
+@dataclass
+class Completed:
+    """Outcome of one CLI invocation."""
+
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> object:
+        return json.loads(self.stdout)
+
+
+def trust_subprocess(*args: str, env: dict[str, str] | None = None, timeout: float = 900) -> Completed:
+    """Run `python -m trust_core` as a separate process (real exit codes, real tracebacks)."""
+    full_env = {**os.environ, "TRUST_PROGRESS": "0", **(env or {})}
+    proc = subprocess.run(
+        [sys.executable, "-m", "trust_core", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        cwd=REPO,
+    )
+    return Completed(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def trust():
+    """Run the CLI in a subprocess: trust(*args, env=...) -> Completed."""
+    return trust_subprocess
+
+
+@pytest.fixture
+def scripted():
+    """Run the CLI with the scripted single-file plugin loaded."""
+
+    def run(*args: str, env: dict[str, str] | None = None) -> Completed:
+        return trust_subprocess("--plugin-dir", str(PLUGIN_DIR), *args, env=env)
+
+    return run
+
+
+@pytest.fixture
+def archive() -> Path:
+    """The real TrustLLM archive (tests using it skip when it is absent)."""
+    if not ARCHIVE.is_file():
+        pytest.skip(f"TrustLLM archive not found at {ARCHIVE}")
+    return ARCHIVE

@@ -1,0 +1,64 @@
+"""The core LLM judge: tolerant verdict parsing, retries, failures as failures."""
+
+from __future__ import annotations
+
+import pytest
+
+from trust_core.contracts import BackendOptions, JudgeQuery
+from trust_core.judging import LLMJudge, parse_verdict
+
+LABELS = ("CORRECTED", "NOT_CORRECTED")
+
+
+@pytest.mark.parametrize(
+    ("reply", "labels", "expected"),
+    [
+        ("CORRECT", ("CORRECT", "INCORRECT"), "CORRECT"),
+        ("incorrect.", ("CORRECT", "INCORRECT"), "INCORRECT"),
+        ("The answer is **Correct** because ...", ("CORRECT", "INCORRECT"), "CORRECT"),
+        ("[CORRECTED] The response fixes the premise.", LABELS, "CORRECTED"),
+        ("Verdict: not corrected", LABELS, "NOT_CORRECTED"),
+        ("NOT_CORRECTED", LABELS, "NOT_CORRECTED"),
+        ("not-corrected, although it later says corrected", LABELS, "NOT_CORRECTED"),
+        ("uncorrected", LABELS, None),
+        ("I am not sure.", ("YES", "NO"), None),
+        ("Eyes wide shut", ("YES", "NO"), None),
+        ("", ("YES", "NO"), None),
+        ("SAME preference", ("SAME", "DIFFERENT"), "SAME"),
+    ],
+)
+def test_parse_verdict(reply, labels, expected):
+    assert parse_verdict(reply, labels) == expected
+
+
+def _scripted_backend(mode: str):
+    import importlib.util
+
+    from conftest import PLUGIN_DIR
+
+    spec = importlib.util.spec_from_file_location("scripted_for_judge", PLUGIN_DIR / "scripted.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.ScriptedBackend(f"scripted:{mode}", BackendOptions())
+
+
+def test_judge_reads_labels_and_fails_cleanly_after_retries():
+    judge = LLMJudge(_scripted_backend("echo"), label="scripted", retries=2)
+    verdicts = judge.judge(
+        [
+            JudgeQuery("Is it right? [expect: CORRECT]", ("CORRECT", "INCORRECT")),
+            JudgeQuery("Is it right? [expect: no idea]", ("CORRECT", "INCORRECT")),
+        ]
+    )
+    assert verdicts[0].label == "CORRECT" and not verdicts[0].failed
+    assert verdicts[1].failed and verdicts[1].error == "reply names no allowed label"
+    assert verdicts[1].raw == "no idea"
+    assert judge.identity() == judge.identity()
+
+
+def test_judge_records_backend_failures():
+    judge = LLMJudge(_scripted_backend("fail-every-3rd"), label="scripted", retries=0)
+    queries = [JudgeQuery(f"q{i} [expect: CORRECT]", ("CORRECT", "INCORRECT")) for i in range(3)]
+    verdicts = judge.judge(queries)
+    assert [v.label for v in verdicts] == ["CORRECT", "CORRECT", None]
+    assert verdicts[2].error == "scripted failure"

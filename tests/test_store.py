@@ -1,0 +1,89 @@
+"""The SQLite run store: content keys, commit-per-response, failures, caches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from trust_core.contracts import GenerationResult, Verdict
+from trust_core.store import ResponseKey, Store, embedding_key, verdict_key
+
+
+def _key(sample: str = "0", **changes) -> ResponseKey:
+    fields = dict(
+        model_fingerprint="fp",
+        backend="b/1",
+        task_id="t/x",
+        task_version="1",
+        sample_id=sample,
+        variant="",
+        prompt_hash="ph",
+        settings={"temperature": 0.0, "max_new_tokens": 8, "seed": 1},
+    )
+    fields.update(changes)
+    return ResponseKey(**fields)
+
+
+def test_key_depends_on_every_field_but_not_on_dict_order():
+    base = _key()
+    assert _key().key == base.key
+    assert _key(settings={"seed": 1, "max_new_tokens": 8, "temperature": 0.0}).key == base.key
+    for change in (
+        {"model_fingerprint": "other"},
+        {"backend": "c/1"},
+        {"task_version": "2"},
+        {"sample": "1"},
+        {"variant": "v"},
+        {"prompt_hash": "p2"},
+        {"settings": {"temperature": 1.0, "max_new_tokens": 8, "seed": 1}},
+    ):
+        assert _key(**change).key != base.key, change
+
+
+def test_response_survives_reopening(tmp_path: Path):
+    store = Store.in_run_dir(tmp_path)
+    key = _key()
+    store.put_response(key, "rendered", GenerationResult(key.key, "hello"))
+    store.close()
+    again = Store.in_run_dir(tmp_path)
+    stored = again.responses([key.key])[key.key]
+    assert (stored.status, stored.text, stored.attempts) == ("ok", "hello", 1)
+
+
+def test_failure_is_retried_and_success_is_never_overwritten(tmp_path: Path):
+    store = Store.in_run_dir(tmp_path)
+    key = _key()
+    store.put_response(key, "r", GenerationResult(key.key, None, error="timeout"))
+    assert store.responses([key.key])[key.key].status == "failed"
+    store.put_response(key, "r", GenerationResult(key.key, "done"))
+    stored = store.responses([key.key])[key.key]
+    assert (stored.status, stored.text, stored.attempts) == ("ok", "done", 2)
+    store.put_response(key, "r", GenerationResult(key.key, None, error="later failure"))
+    stored = store.responses([key.key])[key.key]
+    assert (stored.status, stored.text, stored.error) == ("ok", "done", None)
+    assert store.count_responses() == {"ok": 1}
+
+
+def test_verdict_cache_keeps_only_successes(tmp_path: Path):
+    store = Store.in_run_dir(tmp_path)
+    good = verdict_key("judge/1", "q1", ("YES", "NO"))
+    bad = verdict_key("judge/1", "q2", ("YES", "NO"))
+    assert verdict_key("judge/2", "q1", ("YES", "NO")) != good
+    store.put_verdict(good, "judge/1", Verdict("YES", raw="Yes."))
+    store.put_verdict(bad, "judge/1", Verdict(None, error="no label"))
+    assert store.verdicts([good, bad]) == {good: Verdict("YES", raw="Yes.")}
+
+
+def test_embeddings_round_trip(tmp_path: Path):
+    store = Store.in_run_dir(tmp_path)
+    key = embedding_key("emb/1", "text")
+    store.put_embeddings("emb/1", [(key, [0.5, -1.25, 3.0])])
+    assert store.embeddings([key, "missing"]) == {key: [0.5, -1.25, 3.0]}
+
+
+def test_remove_deletes_the_store(tmp_path: Path):
+    store = Store.in_run_dir(tmp_path)
+    key = _key()
+    store.put_response(key, "r", GenerationResult(key.key, "x"))
+    store.close()
+    Store.remove(tmp_path)
+    assert Store.in_run_dir(tmp_path).count_responses() == {}

@@ -1,0 +1,5 @@
+"""``python -m trust_core`` = the ``trust`` command."""
+
+from trust_core.cli import main
+
+main()
