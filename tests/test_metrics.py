@@ -59,7 +59,8 @@ def test_mean_of_metrics_sums_counts_and_is_null_when_a_part_is():
     ]
     mean = mean_of_metrics("t/x", "mean_accuracy", parts, True)
     assert (mean.value, mean.n, mean.n_invalid, mean.ci) == (0.75, 14, 1, None)
-    undefined = mean_of_metrics("t/x", "mean_accuracy", [*parts, MetricValue("t/x", "accuracy", None, True, 0, 0)], True)
+    empty = MetricValue("t/x", "accuracy", None, True, 0, 0)
+    undefined = mean_of_metrics("t/x", "mean_accuracy", [*parts, empty], True)
     assert undefined.value is None and undefined.note
 
 

@@ -93,7 +93,8 @@ def test_every_hook_is_exercised_by_the_test_plugin():
     source = (PLUGIN_DIR / "scripted.py").read_text()
     defined = set(re.findall(r"@hookimpl\ndef (\w+)\(", source))
     assert defined == set(hookspecs.HOOK_NAMES)
-    hooks_in_module = {name for name, _ in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("register_")}
+    functions = inspect.getmembers(hookspecs, inspect.isfunction)
+    hooks_in_module = {name for name, _ in functions if name.startswith("register_")}
     assert hooks_in_module == set(hookspecs.HOOK_NAMES)
 
 
@@ -105,9 +106,15 @@ def test_help_is_instant_and_imports_nothing_heavy(trust):
     import sys
 
     probe = subprocess.run(
-        [sys.executable, "-c", "import sys; from trust_core.cli import main\n"
-         "try:\n    main(['plugins'])\nexcept SystemExit:\n    pass\n"
-         "print(sorted(m for m in ('torch', 'transformers', 'llama_cpp', 'sentence_transformers') if m in sys.modules))"],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys; from trust_core.cli import main\n"
+            "try:\n    main(['plugins'])\nexcept SystemExit:\n    pass\n"
+            "heavy = ('torch', 'transformers', 'llama_cpp', 'sentence_transformers')\n"
+            "print(sorted(m for m in heavy if m in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
     )
     assert probe.stdout.strip().splitlines()[-1] == "[]", probe.stdout + probe.stderr

@@ -86,8 +86,20 @@ def test_sigkill_loses_no_finished_response_and_regenerates_none(tmp_path: Path)
     run_dir = tmp_path / "r"
     log = tmp_path / "generated.log"
     env = {**os.environ, **NO_ENTRY_POINTS, "TRUST_PROGRESS": "0", "SCRIPTED_GENERATION_LOG": str(log)}
-    args = [sys.executable, "-m", "trust_core", "--plugin-dir", str(PLUGIN_DIR), "run", "--model",
-            "scripted:echo:0.3", "--tasks", "echo", "--run-dir", str(run_dir)]
+    args = [
+        sys.executable,
+        "-m",
+        "trust_core",
+        "--plugin-dir",
+        str(PLUGIN_DIR),
+        "run",
+        "--model",
+        "scripted:echo:0.3",
+        "--tasks",
+        "echo",
+        "--run-dir",
+        str(run_dir),
+    ]
     proc = subprocess.Popen(args, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -104,7 +116,7 @@ def test_sigkill_loses_no_finished_response_and_regenerates_none(tmp_path: Path)
     assert len(after) == 8
     for key, row in before.items():
         assert after[key] == row  # same text, one attempt, same creation time
-    regenerated = _generated(log)[len(before):]
+    regenerated = _generated(log)[len(before) :]
     assert not set(regenerated) & set(before)
     assert f"{len(before)} already stored" in resumed.stderr
     metrics = json.loads((run_dir / "results.json").read_text())["metrics"]
@@ -135,7 +147,13 @@ def test_evaluate_imported_trustllm_generations(scripted, tmp_path: Path):
     ]
     (folder / "echo.json").write_text(json.dumps(items))
     result = scripted(
-        "evaluate", "--tasks", "echo", "--generations", str(tmp_path / "generations"), "--run-dir", str(tmp_path / "r"),
+        "evaluate",
+        "--tasks",
+        "echo",
+        "--generations",
+        str(tmp_path / "generations"),
+        "--run-dir",
+        str(tmp_path / "r"),
         env=NO_ENTRY_POINTS,
     )
     assert result.code == 0, result.stderr
