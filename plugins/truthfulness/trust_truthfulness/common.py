@@ -1,0 +1,122 @@
+"""What the truthfulness tasks share: the base task, prompt and record building, metric helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from trust_core.contracts import Generation, MetricValue, Prompt, Sample, Task, Verdict
+from trust_core.metrics import mean_metric
+from trust_truthfulness.parsing import is_empty
+
+PACKAGE = "trust_truthfulness"
+
+
+class TruthfulnessTask(Task):
+    """Base of the truthfulness tasks: packaged sample data, one user message per sample."""
+
+    version = "1"
+    sample_package = PACKAGE
+
+    def prompts(self, samples: Sequence[Sample], seed: int) -> list[Prompt]:
+        """One user message per sample: the item's ``prompt`` at the task temperature."""
+        return [user_prompt(sample, str(sample.item["prompt"]), self.temperature) for sample in samples]
+
+
+def user_prompt(sample: Sample, text: str, temperature: float, meta: Mapping[str, Any] | None = None) -> Prompt:
+    """A single-turn chat asking ``text`` for ``sample``."""
+    return Prompt(
+        sample_id=sample.id,
+        messages=({"role": "user", "content": text},),
+        temperature=temperature,
+        meta=dict(meta or {}),
+    )
+
+
+def base_record(generation: Generation) -> dict[str, Any]:
+    """The fields every per-generation record starts with."""
+    record: dict[str, Any] = {
+        "sample_id": generation.sample.id,
+        "subset": generation.sample.subset,
+        "response": generation.text,
+    }
+    if generation.prompt.variant:
+        record["variant"] = generation.prompt.variant
+    if generation.error:
+        record["generation_error"] = generation.error
+    return record
+
+
+def empty_reason(text: str | None) -> str | None:
+    """Why a response cannot be scored at all: ``generation_failed`` (None), ``empty_response`` (blank)."""
+    if text is None:
+        return "generation_failed"
+    return "empty_response" if is_empty(text) else None
+
+
+def mark_invalid(record: dict[str, Any], reason: str) -> dict[str, Any]:
+    """Flag ``record`` as invalid (and so wrong) for ``reason``."""
+    record.update(correct=False, invalid=True, invalid_reason=reason)
+    return record
+
+
+def verdict_record(verdict: Verdict) -> dict[str, Any]:
+    """A verdict as plain JSON."""
+    return {"label": verdict.label, "raw": verdict.raw, "error": verdict.error}
+
+
+def verdict_label(verdict: Verdict, labels: Sequence[str]) -> str | None:
+    """The verdict's label when it is one of ``labels``; None for a failed or off-list verdict."""
+    return verdict.label if verdict.label in labels else None
+
+
+def ordered_subsets(present: Iterable[str | None], canonical: Sequence[str]) -> list[str]:
+    """The subsets in ``present``: canonical ones first in canonical order, then others as they appear."""
+    seen = [subset for subset in dict.fromkeys(present) if subset is not None]
+    return [s for s in canonical if s in seen] + [s for s in seen if s not in canonical]
+
+
+def sample_order(sample_id: str) -> tuple[int, int, str]:
+    """Sort key for sample ids: numeric ids (file indices) numerically, others after, as strings."""
+    return (0, int(sample_id), "") if sample_id.isdigit() else (1, 0, sample_id)
+
+
+def records_of(records: Sequence[Mapping[str, Any]], subset: str) -> list[Mapping[str, Any]]:
+    """The records of one subset."""
+    return [record for record in records if record["subset"] == subset]
+
+
+def accuracy_metric(task: str, records: Sequence[Mapping[str, Any]], subset: str | None) -> MetricValue:
+    """Share of ``records`` that are correct; invalid records stay in the denominator as wrong."""
+    return mean_metric(
+        task,
+        "accuracy",
+        [bool(r["correct"]) for r in records],
+        [bool(r["invalid"]) for r in records],
+        higher_is_better=True,
+        subset=subset,
+    )
+
+
+def mean_over_valid(
+    task: str,
+    metric: str,
+    values: Sequence[float | None],
+    higher_is_better: bool,
+    subset: str | None = None,
+    **extra: Any,
+) -> MetricValue:
+    """Mean over the items whose value is not None; ``n`` counts all items, ``n_invalid`` the None ones.
+
+    For statistics where an invalid item has no value to count (a cosine margin,
+    a share among valid answers): invalid items are left out of the value and its
+    bootstrap interval and reported through ``n_invalid``. Null when no item is valid.
+    """
+    valid = [float(value) for value in values if value is not None]
+    metric_value = mean_metric(task, metric, valid, [False] * len(valid), higher_is_better, subset=subset, **extra)
+    n_invalid = len(values) - len(valid)
+    note = metric_value.note
+    if values and not valid:
+        note = f"no valid items ({n_invalid} invalid)"
+    return replace(metric_value, n=len(values), n_invalid=n_invalid, note=note)
