@@ -75,7 +75,12 @@ class LLMJudge(Judge):
 
     def describe(self) -> dict[str, object]:
         """Metadata recorded in results."""
-        return {"judge": self.name, "model": self.label, "judge_version": self.version, **self.backend.describe()}
+        return {
+            "judge": self.name,
+            "judge_version": self.version,
+            "spec": self.label,
+            "details": self.backend.describe(),
+        }
 
     def _request(self, query: JudgeQuery, attempt: int) -> ChatRequest:
         content = query.instruction + _FORMAT_REQUEST.format(labels=", ".join(query.labels))

