@@ -50,11 +50,20 @@ def _read_packaged(task: type[Task] | Task) -> tuple[str, bytes]:
     module = importlib.import_module(task.sample_package)
     # a package ships data/ inside it; a single-file plugin (--plugin-dir) keeps data/ beside the file
     root = resources.files(task.sample_package) if hasattr(module, "__path__") else Path(str(module.__file__)).parent
-    resource = root.joinpath("data", *task.data_file.split("/"))
+    relative = sample_file(task.data_file)
     try:
-        return f"{task.sample_package}:data/{task.data_file}", resource.read_bytes()
+        return f"{task.sample_package}:{relative}", root.joinpath(*relative.split("/")).read_bytes()
     except FileNotFoundError:
-        raise UserError(f"task {task.id}: its packaged sample data/{task.data_file} is missing") from None
+        raise UserError(f"task {task.id}: its packaged sample {relative} is missing") from None
+
+
+def sample_file(data_file: str) -> str:
+    """Where a task package keeps its own sample of ``data_file``: ``data/<dimension>/<stem>.sample.json``.
+
+    The distinct name keeps the project's samples apart from the TrustLLM files they stand in for.
+    """
+    stem = data_file[: -len(".json")] if data_file.endswith(".json") else data_file
+    return f"data/{stem}.sample.json"
 
 
 def _read_folder(folder: Path, data_file: str) -> tuple[str, bytes]:

@@ -1,6 +1,6 @@
 """Access to the JSON Schemas in the top-level ``schemas/`` folder.
 
-In a wheel the folder is shipped as ``trust_core/schemas``; in a source
+In a wheel the folder is shipped as ``trust_core/_schemas``; in a source
 checkout (editable install) it is read from the repository root.
 """
 
@@ -18,7 +18,7 @@ from trust_core.errors import UserError
 
 def schema_dir() -> Path:
     """The folder holding the schemas."""
-    packaged = Path(__file__).parent / "schemas"
+    packaged = Path(__file__).parent / "_schemas"
     return packaged if packaged.is_dir() else Path(__file__).parent.parent / "schemas"
 
 

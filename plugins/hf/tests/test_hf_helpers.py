@@ -12,9 +12,9 @@ import pytest
 import trust_smollm2
 from trust_hf import HFBackend
 from trust_hf.batching import Prepared, batch_seed, completion_length, left_pad, plan_batches
-from trust_hf.prompting import plain_prompt
 from trust_hf.source import classify, folder_digest
 
+from trust_core.backend_support import plain_prompt
 from trust_core.contracts import BackendOptions, ChatRequest, GenerationSettings
 
 
@@ -55,8 +55,14 @@ def test_classify_splits_a_gguf_path_into_folder_and_file() -> None:
 
 
 def test_plan_batches_groups_by_settings_and_sorts_by_length() -> None:
-    items = [_prepared("a", 5), _prepared("b", 2), _prepared("c", 9, temperature=0.7), _prepared("d", 3),
-             _prepared("e", 1, max_new=4), _prepared("f", 2)]
+    items = [
+        _prepared("a", 5),
+        _prepared("b", 2),
+        _prepared("c", 9, temperature=0.7),
+        _prepared("d", 3),
+        _prepared("e", 1, max_new=4),
+        _prepared("f", 2),
+    ]
     batches = [[item.request.key for item in batch] for batch in plan_batches(items, 2)]
     assert batches == [["e"], ["b", "f"], ["d", "a"], ["c"]]
     assert [len(batch) for batch in plan_batches(items, 100)] == [1, 4, 1]

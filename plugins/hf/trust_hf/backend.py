@@ -6,10 +6,17 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from trust_core.backend_support import (
+    FALLBACK_TEMPLATE,
+    checked_messages,
+    error_result,
+    plain_prompt,
+    settings_problem,
+    sha256_file,
+)
 from trust_core.contracts import Backend, BackendOptions, ChatRequest, GenerationResult, GenerationSettings, Message
 from trust_hf.batching import Prepared, batch_seed, completion_length, left_pad, plan_batches
-from trust_hf.prompting import FALLBACK_TEMPLATE, checked_messages, plain_prompt
-from trust_hf.source import ModelSource, cached_hub_commit, classify, folder_digest, sha256_file
+from trust_hf.source import ModelSource, cached_hub_commit, classify, folder_digest
 
 MEMORY_FRACTION = 0.9
 """Share of each GPU's memory ``device_map="auto"`` may fill (the rest is left for activations)."""
@@ -37,20 +44,6 @@ def plan_placement(num_gpus: int) -> Placement:
         return Placement("cuda:0", dtype, {"device_map": {"": 0}})
     max_memory = {i: int(torch.cuda.get_device_properties(i).total_memory * MEMORY_FRACTION) for i in range(count)}
     return Placement(f"auto:cuda:0-{count - 1}", dtype, {"device_map": "auto", "max_memory": max_memory})
-
-
-def error_result(request: ChatRequest, reason: str) -> GenerationResult:
-    """A failed result for ``request``."""
-    return GenerationResult(key=request.key, text=None, error=reason)
-
-
-def settings_problem(settings: GenerationSettings) -> str | None:
-    """Why ``settings`` cannot be honoured, or None."""
-    if settings.max_new_tokens < 1:
-        return f"max_new_tokens must be at least 1, got {settings.max_new_tokens}"
-    if settings.temperature < 0:
-        return f"temperature must not be negative, got {settings.temperature}"
-    return None
 
 
 class HFBackend(Backend):

@@ -15,7 +15,6 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
 """Files of a model folder whose name, size and head enter its fingerprint."""
 
 HEAD_BYTES = 2**20
-CHUNK_BYTES = 2**22
 
 
 @dataclass(frozen=True)
@@ -50,15 +49,6 @@ def classify(model: str) -> ModelSource | None:
     if HUB_ID.match(model) and not model.lower().endswith(".gguf"):
         return ModelSource("hub", model)
     return None
-
-
-def sha256_file(path: Path) -> str:
-    """sha256 hex digest of a file, streamed in 4 MiB chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def folder_digest(folder: Path) -> str:

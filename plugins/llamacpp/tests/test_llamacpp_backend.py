@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import trust_smollm2
 from trust_llamacpp import LlamaCppBackend
-from trust_llamacpp.backend import SEED_MODULUS, plain_prompt, sampling_arguments
+from trust_llamacpp.backend import SEED_MODULUS, sampling_arguments
 
+from trust_core.backend_support import plain_prompt
 from trust_core.contracts import BackendOptions, ChatRequest, GenerationResult, GenerationSettings
 
 HAS_LLAMA_CPP = importlib.util.find_spec("llama_cpp") is not None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import logging
 import os
@@ -11,43 +10,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from trust_core.backend_support import (
+    FALLBACK_TEMPLATE,
+    checked_messages,
+    error_result,
+    plain_prompt,
+    settings_problem,
+    sha256_file,
+)
 from trust_core.contracts import Backend, BackendOptions, ChatRequest, GenerationResult, GenerationSettings, Message
 
 DEFAULT_N_CTX = 4096
 SEED_MODULUS = 2**32 - 1
 """llama.cpp seeds are uint32 and 0xFFFFFFFF means "random", so request seeds are reduced modulo this."""
-
-FALLBACK_TEMPLATE = "fallback:plain"
-ROLE_LABELS = {"system": "System", "user": "User", "assistant": "Assistant"}
-CHUNK_BYTES = 2**22
-
-
-def checked_messages(messages: Sequence[Message]) -> list[dict[str, str]]:
-    """Copy ``messages`` as plain dicts, raising ``ValueError`` on a malformed one."""
-    if not messages:
-        raise ValueError("a chat needs at least one message")
-    checked = []
-    for index, message in enumerate(messages):
-        role, content = message.get("role"), message.get("content")
-        if role not in ROLE_LABELS or not isinstance(content, str):
-            raise ValueError(f"message {index} needs a role in {sorted(ROLE_LABELS)} and a string content")
-        checked.append({"role": role, "content": content})
-    return checked
-
-
-def plain_prompt(messages: Sequence[Message], bos: str = "") -> str:
-    """``{bos}System: ...\\n\\nUser: ...\\n\\nAssistant:`` — the format for GGUFs without a chat template."""
-    turns = [f"{ROLE_LABELS[m['role']]}: {m['content']}" for m in checked_messages(messages)]
-    return bos + "\n\n".join([*turns, "Assistant:"])
-
-
-def settings_problem(settings: GenerationSettings) -> str | None:
-    """Why ``settings`` cannot be honoured, or None."""
-    if settings.max_new_tokens < 1:
-        return f"max_new_tokens must be at least 1, got {settings.max_new_tokens}"
-    if settings.temperature < 0:
-        return f"temperature must not be negative, got {settings.temperature}"
-    return None
 
 
 def sampling_arguments(settings: GenerationSettings) -> dict[str, Any]:
@@ -67,15 +42,6 @@ def sampling_arguments(settings: GenerationSettings) -> dict[str, Any]:
     }
 
 
-def sha256_file(path: Path) -> str:
-    """sha256 hex digest of a file, streamed in 4 MiB chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 @contextmanager
 def quiet_llama() -> Iterator[None]:
     """Silence llama.cpp's log while loading and freeing a model (a level above CRITICAL hides all)."""
@@ -86,11 +52,6 @@ def quiet_llama() -> Iterator[None]:
         yield
     finally:
         logger.setLevel(level)
-
-
-def error_result(request: ChatRequest, reason: str) -> GenerationResult:
-    """A failed result for ``request``."""
-    return GenerationResult(key=request.key, text=None, error=reason)
 
 
 class LlamaCppBackend(Backend):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from abc import abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
@@ -94,8 +95,9 @@ class SentenceTransformerBase(Embedder):
             self._model = self._load(pick_device(self.context.backend_options.num_gpus))
         return self._model
 
+    @abstractmethod
     def _load(self, device: str) -> Any:
-        raise NotImplementedError
+        """Load the sentence-transformers model on ``device``."""
 
 
 class MiniLMEmbedder(SentenceTransformerBase):

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from trust_core.contracts import Evaluators, Generation, JudgeQuery, Prompt, Sample, Task, Verdict
+from trust_core.data import sample_file
 
 JUDGE_FAIL = "JUDGE_FAIL"
 """A response containing this makes the rule judge fail (Verdict with label None)."""
@@ -90,7 +91,7 @@ class RuleEvaluators(Evaluators):
 
 def packaged_items(data_file: str) -> list[dict[str, Any]]:
     """The items of the plugin's packaged sample file."""
-    resource = resources.files("trust_truthfulness").joinpath("data", *data_file.split("/"))
+    resource = resources.files("trust_truthfulness").joinpath(*sample_file(data_file).split("/"))
     return json.loads(resource.read_text(encoding="utf-8"))
 
 

@@ -14,7 +14,7 @@ from trust_truthfulness import TASKS
 from trust_truthfulness.sycophancy import Sycophancy
 
 from trust_core.contracts import BackendOptions, Evaluators, JudgeQuery, Verdict
-from trust_core.data import DataSource, load_task_data, validate_items
+from trust_core.data import DataSource, load_task_data, sample_file, validate_items
 from trust_core.errors import DataError
 from trust_core.registry import ComponentContext, Registry
 from trust_core.schemas import validator
@@ -61,7 +61,7 @@ def test_the_plugin_registers_the_five_tasks(monkeypatch: pytest.MonkeyPatch) ->
 @pytest.mark.parametrize("task", TASKS, ids=lambda t: t.id)
 def test_packaged_sample_loads_and_validates(task: Any) -> None:
     loaded = load_task_data(task(), DataSource(), None)
-    assert loaded.file == f"trust_truthfulness:data/{task.data_file}"
+    assert loaded.file == f"trust_truthfulness:{sample_file(task.data_file)}"
     assert Counter(s.subset for s in loaded.samples) == SAMPLE_COUNTS[task.data_file.split("/")[1][:-5]]
 
 
