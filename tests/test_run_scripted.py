@@ -44,7 +44,9 @@ def test_run_writes_schema_valid_results_and_records(scripted, tmp_path: Path):
     assert metrics[("beta", "accuracy")]["n"] == 4
     assert results["run"]["data"][0]["items"] == 8
     assert results["run"]["plugins"] == {"scripted": "file"}
-    assert len((tmp_path / "samples.jsonl").read_text().splitlines()) == 8
+    records = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
+    assert len(records) == 8
+    assert records[0]["messages"] == [{"role": "user", "content": "Say the alpha word number 0. [expect: alpha-0]"}]
     assert "private/echo" in result.stdout and "results:" in result.stdout
 
 

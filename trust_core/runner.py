@@ -278,10 +278,21 @@ def score(
     metrics: list[MetricValue] = []
     records: list[dict[str, Any]] = []
     for entry in task_data:
-        result = entry.task.score(generations.get(entry.task.id, []), evaluators, seed)
+        task_generations = generations.get(entry.task.id, [])
+        result = entry.task.score(task_generations, evaluators, seed)
         metrics += result.metrics
-        records += [{"task": entry.task.id, **record} for record in result.records]
+        records += _with_prompts(entry.task.id, result.records, task_generations)
     return Scores(metrics, records)
+
+
+def _with_prompts(task_id: str, records: Sequence[dict[str, Any]], generations: Sequence[Generation]) -> list[dict]:
+    """Per-sample records prefixed with the task id and the chat the model was given."""
+    chats = {(g.sample.id, g.prompt.variant): list(g.prompt.messages) for g in generations}
+    enriched = []
+    for record in records:
+        chat = chats.get((str(record.get("sample_id")), str(record.get("variant", ""))))
+        enriched.append({"task": task_id, **record, **({"messages": chat} if chat is not None else {})})
+    return enriched
 
 
 def make_evaluators(registry: Registry, store: Store, options: RunOptions, tasks: Sequence[Task]) -> CachedEvaluators:
