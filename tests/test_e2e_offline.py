@@ -192,3 +192,33 @@ def test_malformed_truthfulness_data(trust, tmp_path: Path, items, expected):
     assert "Traceback" not in result.stderr
     assert expected in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_imported_trustllm_generations_are_scored_with_their_own_prompts(trust, archive: Path, tmp_path: Path):
+    # TrustLLM's hallucination mc prompts always list the correct option first: a model answering "A"
+    # scores 1.0 on imported generations (no shuffle is possible there), and a halu answer of "Yes"
+    # is right exactly on the items whose gold is Yes
+    with zipfile.ZipFile(archive) as zf:
+        items = json.loads(zf.read("dataset/truthfulness/hallucination.json"))
+    for item in items:
+        item["res"] = "A" if item["source"] == "mc" else "Yes"
+    items[0]["res"] = None  # a generation TrustLLM failed to produce
+    folder = tmp_path / "generations" / "truthfulness"
+    folder.mkdir(parents=True)
+    (folder / "hallucination.json").write_text(json.dumps(items))
+    result = trust(
+        "evaluate",
+        "--tasks",
+        "hallucination",
+        "--generations",
+        str(tmp_path / "generations"),
+        "--run-dir",
+        str(tmp_path / "r"),
+    )
+    assert result.code == 0, result.stderr
+    _, metrics = _metrics(tmp_path / "r" / "results.json")
+    mc = metrics[("truthfulness/hallucination", "mc", "accuracy")]
+    assert (mc["n"], mc["n_invalid"]) == (352, 1)
+    assert mc["value"] == pytest.approx(351 / 352)
+    qa = metrics[("truthfulness/hallucination", "halu_qa", "accuracy")]
+    assert (qa["value"], qa["n"], qa["n_invalid"]) == (0.5, 100, 0)
