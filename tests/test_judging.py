@@ -62,3 +62,19 @@ def test_judge_records_backend_failures():
     verdicts = judge.judge(queries)
     assert [v.label for v in verdicts] == ["CORRECT", "CORRECT", None]
     assert verdicts[2].error == "scripted failure"
+
+
+def test_llm_judge_on_the_generation_model_shares_its_backend(monkeypatch):
+    from conftest import PLUGIN_DIR
+
+    from trust_core.registry import ComponentContext, Registry
+
+    monkeypatch.setenv("TRUST_LOAD_PLUGINS", "")
+    registry = Registry([PLUGIN_DIR])
+    context = ComponentContext(registry, BackendOptions())
+    generation_backend = registry.make_backend("scripted-echo", None, BackendOptions())
+    shared = registry.make_judge("scripted-echo", context, reusable=generation_backend)
+    assert isinstance(shared, LLMJudge) and shared.backend is generation_backend and not shared.owns_backend
+    separate = registry.make_judge("scripted:refuse", context, reusable=generation_backend)
+    assert separate.backend is not generation_backend and separate.owns_backend
+    assert registry.make_judge("keyword", context).identity() == "keyword/1"

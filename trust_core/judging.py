@@ -56,8 +56,17 @@ class LLMJudge(Judge):
     version = "1"
     description = "LLM-as-judge over any backend: constrained labels, tolerant parsing, retries"
 
-    def __init__(self, backend: Backend, label: str, retries: int = 2, max_new_tokens: int = 24, seed: int = 0) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        label: str,
+        retries: int = 2,
+        max_new_tokens: int = 24,
+        seed: int = 0,
+        owns_backend: bool = True,
+    ) -> None:
         self.backend = backend
+        self.owns_backend = owns_backend
         self.label = label
         self.retries = retries
         self.max_new_tokens = max_new_tokens
@@ -131,5 +140,6 @@ class LLMJudge(Judge):
             verdicts[index] = Verdict(label=label, raw=text)
 
     def close(self) -> None:
-        """Release the judge's model."""
-        self.backend.close()
+        """Release the judge's model (unless it is shared with the generation stage)."""
+        if self.owns_backend:
+            self.backend.close()

@@ -271,9 +271,10 @@ class Registry:
             spec = defaults[0].name
         return self._component("embedder", spec, "--embedder", context)
 
-    def make_judge(self, spec: str | None, context: ComponentContext) -> Judge:
+    def make_judge(self, spec: str | None, context: ComponentContext, reusable: Backend | None = None) -> Judge:
         """The judge for ``--judge``: a registered judge ``name[:argument]``, or else a model spec
-        (alias, path, id) wrapped in the core's LLM judge."""
+        (alias, path, id) wrapped in the core's LLM judge. When that model is the one ``reusable``
+        already holds, the judge shares that backend instead of loading the model twice."""
         from trust_core.judging import LLMJudge
 
         if not spec:
@@ -281,4 +282,7 @@ class Registry:
         name = spec.partition(":")[0]
         if name in self.components["judge"]:
             return self._component("judge", spec, "--judge", context)
+        model = self.resolve_model(spec)
+        if reusable is not None and reusable.model == model:
+            return LLMJudge(reusable, label=spec, owns_backend=False)
         return LLMJudge(self.make_backend(spec, None, context.backend_options), label=spec)

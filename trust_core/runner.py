@@ -295,13 +295,15 @@ def _with_prompts(task_id: str, records: Sequence[dict[str, Any]], generations: 
     return enriched
 
 
-def make_evaluators(registry: Registry, store: Store, options: RunOptions, tasks: Sequence[Task]) -> CachedEvaluators:
-    """Evaluators for the tasks' needs, built lazily."""
+def make_evaluators(
+    registry: Registry, store: Store, options: RunOptions, tasks: Sequence[Task], backend: Backend | None = None
+) -> CachedEvaluators:
+    """Evaluators for the tasks' needs, built lazily. An LLM judge on the generation model reuses ``backend``."""
     context = ComponentContext(registry, options.backend_options)
     needs = set().union(*(task.needs for task in tasks)) if tasks else set()
 
     def make_judge() -> Judge:
-        return registry.make_judge(options.judge, context)
+        return registry.make_judge(options.judge, context, reusable=backend)
 
     def make_embedder() -> Embedder:
         return registry.make_embedder(options.embedder, context)

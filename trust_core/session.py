@@ -16,6 +16,7 @@ from trust_core.registry import Registry
 from trust_core.results import bootstrap_settings, hardware, metric_record, summary_table, write_records, write_results
 from trust_core.runner import (
     GenerationReport,
+    PlannedPrompt,
     RunOptions,
     Scores,
     TaskData,
@@ -46,47 +47,41 @@ def execute(registry: Registry, options: RunOptions, command: str, samples_outpu
     if options.restart:
         Store.remove(options.run_dir)
     store = Store.in_run_dir(options.run_dir)
+    backend: Backend | None = None
     try:
         if options.generations_dir is not None:
             task_data, generations = imported_generations(task_data, options.generations_dir, options.limit)
             model_info: dict[str, Any] = {"spec": str(options.generations_dir), "source": "imported"}
             report = None
         else:
-            model_info, report, generations_or_none = _generation_stage(registry, options, command, task_data, store)
+            model_spec = options.model or registry.default_model()
+            backend = registry.make_backend(model_spec, options.backend, options.backend_options)
+            model_info = {"spec": model_spec, "source": "generated", **_model_description(backend)}
+            planned = plan(task_data, backend, options)
+            report = _generate(planned, backend, store) if command in ("run", "generate") else None
             if command == "generate":
                 return
-            generations = generations_or_none or {}
-        scores, evaluators_info = _scoring_stage(registry, options, store, task_data, generations)
+            generations = stored_generations(planned, store)
+        scores, evaluators_info = _scoring_stage(registry, options, store, task_data, generations, backend)
         results = _assemble(registry, options, command, started, model_info, task_data, scores, report, evaluators_info)
         _write_outputs(options, results, scores, samples_output)
     finally:
+        if backend is not None:
+            backend.close()
         store.close()
 
 
-def _generation_stage(
-    registry: Registry, options: RunOptions, command: str, task_data: list[TaskData], store: Store
-) -> tuple[dict[str, Any], GenerationReport | None, dict[str, Any] | None]:
-    model_spec = options.model or registry.default_model()
-    backend = registry.make_backend(model_spec, options.backend, options.backend_options)
+def _generate(planned: list[PlannedPrompt], backend: Backend, store: Store) -> GenerationReport:
     try:
-        planned = plan(task_data, backend, options)
-        model_info = {"spec": model_spec, "source": "generated", **_model_description(backend)}
-        report = None
-        if command in ("run", "generate"):
-            try:
-                report = generate(planned, backend, store)
-            except KeyboardInterrupt:
-                counts = store.count_responses()
-                raise RunInterruptedError(
-                    f"interrupted: {counts.get('ok', 0)} responses are stored in {store.path}; "
-                    "run the same command again to resume"
-                ) from None
-            _echo_generation(report, store)
-    finally:
-        backend.close()
-    if command == "generate":
-        return model_info, report, None
-    return model_info, report, stored_generations(planned, store)
+        report = generate(planned, backend, store)
+    except KeyboardInterrupt:
+        counts = store.count_responses()
+        raise RunInterruptedError(
+            f"interrupted: {counts.get('ok', 0)} responses are stored in {store.path}; "
+            "run the same command again to resume"
+        ) from None
+    _echo_generation(report, store)
+    return report
 
 
 def _model_description(backend: Backend) -> dict[str, Any]:
@@ -114,8 +109,9 @@ def _scoring_stage(
     store: Store,
     task_data: list[TaskData],
     generations: dict[str, Any],
+    backend: Backend | None,
 ) -> tuple[Scores, dict[str, Any]]:
-    evaluators = make_evaluators(registry, store, options, [entry.task for entry in task_data])
+    evaluators = make_evaluators(registry, store, options, [entry.task for entry in task_data], backend)
     try:
         scores = score(task_data, generations, evaluators, options.seed)
     finally:
