@@ -277,12 +277,14 @@ class Generation:
 class MetricValue:
     """One reported number. ``n`` counts the items behind it, ``n_invalid`` those that were
     unparseable or failed evaluation (they stay in ``n`` unless the metric's definition says
-    otherwise). ``ci`` is a 95 % bootstrap interval or None. ``note`` explains a null value."""
+    otherwise). ``ci`` is a 95 % bootstrap interval or None. ``note`` explains a null value.
+    ``higher_is_better`` is None for an informational number that has no better direction
+    (e.g. a position-bias share or a baseline)."""
 
     task: str
     metric: str
     value: float | None
-    higher_is_better: bool
+    higher_is_better: bool | None
     n: int
     n_invalid: int
     subset: str | None = None

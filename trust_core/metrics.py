@@ -11,6 +11,7 @@ results, so intervals are reproducible.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -66,7 +67,7 @@ def mean_metric(
     metric: str,
     values: Sequence[float | bool],
     invalid: Sequence[bool],
-    higher_is_better: bool,
+    higher_is_better: bool | None,
     subset: str | None = None,
     groups: Sequence[Hashable] | None = None,
     **extra: Any,
@@ -89,6 +90,29 @@ def mean_metric(
         note=None if n else "no items",
         extra=extra,
     )
+
+
+def mean_over_valid(
+    task: str,
+    metric: str,
+    values: Sequence[float | None],
+    higher_is_better: bool | None,
+    subset: str | None = None,
+    **extra: Any,
+) -> MetricValue:
+    """Mean over the items whose value is not None; ``n`` counts all items, ``n_invalid`` the None ones.
+
+    For statistics where an invalid item has no value to count (a cosine margin,
+    a share among valid answers): invalid items are left out of the value and its
+    bootstrap interval and reported through ``n_invalid``. Null when no item is valid.
+    """
+    valid = [float(value) for value in values if value is not None]
+    metric_value = mean_metric(task, metric, valid, [False] * len(valid), higher_is_better, subset=subset, **extra)
+    n_invalid = len(values) - len(valid)
+    note = metric_value.note
+    if values and not valid:
+        note = f"no valid items ({n_invalid} invalid)"
+    return replace(metric_value, n=len(values), n_invalid=n_invalid, note=note)
 
 
 def macro_f1(gold: Sequence[str], predicted: Sequence[str | None], labels: Sequence[str]) -> float:
@@ -150,7 +174,7 @@ def per_class_mean_accuracy(gold: Sequence[str], correct: Sequence[bool]) -> flo
 
 
 def mean_of_metrics(
-    task: str, metric: str, parts: Sequence[MetricValue], higher_is_better: bool, **extra: Any
+    task: str, metric: str, parts: Sequence[MetricValue], higher_is_better: bool | None, **extra: Any
 ) -> MetricValue:
     """Unweighted mean of already-computed metrics (e.g. the mean over sources).
 

@@ -108,7 +108,7 @@ def summary_table(results: dict[str, Any]) -> str:
         (
             record["task"],
             record["subset"] or "-",
-            record["metric"] + (" ↑" if record["higher_is_better"] else " ↓"),
+            record["metric"] + {True: " ↑", False: " ↓", None: " (info)"}[record["higher_is_better"]],
             _format_value(record),
             str(record["n"]),
             str(record["n_invalid"]),

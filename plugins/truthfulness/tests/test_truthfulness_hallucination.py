@@ -65,7 +65,7 @@ def test_exact_metrics(kit: ModuleType, evaluators: Any) -> None:
     assert kit.metric(score, "mean_accuracy").value == 0.75
     gold_a = [r["gold"] == "A" for r in score.records if r["subset"] == "mc"]
     bias = kit.metric(score, "position_bias", "mc")
-    assert (bias.value, bias.n, bias.n_invalid, bias.higher_is_better) == (sum(gold_a) / 4, 4, 0, False)
+    assert (bias.value, bias.n, bias.n_invalid, bias.higher_is_better) == (sum(gold_a) / 4, 4, 0, None)
     assert kit.metric(score, "always_a_baseline", "mc").value == sum(gold_a) / 4
     kit.assert_exportable(score)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 from trust_core.contracts import Generation, MetricValue, Prompt, Sample, Task, Verdict
@@ -97,26 +96,3 @@ def accuracy_metric(task: str, records: Sequence[Mapping[str, Any]], subset: str
         higher_is_better=True,
         subset=subset,
     )
-
-
-def mean_over_valid(
-    task: str,
-    metric: str,
-    values: Sequence[float | None],
-    higher_is_better: bool,
-    subset: str | None = None,
-    **extra: Any,
-) -> MetricValue:
-    """Mean over the items whose value is not None; ``n`` counts all items, ``n_invalid`` the None ones.
-
-    For statistics where an invalid item has no value to count (a cosine margin,
-    a share among valid answers): invalid items are left out of the value and its
-    bootstrap interval and reported through ``n_invalid``. Null when no item is valid.
-    """
-    valid = [float(value) for value in values if value is not None]
-    metric_value = mean_metric(task, metric, valid, [False] * len(valid), higher_is_better, subset=subset, **extra)
-    n_invalid = len(values) - len(valid)
-    note = metric_value.note
-    if values and not valid:
-        note = f"no valid items ({n_invalid} invalid)"
-    return replace(metric_value, n=len(values), n_invalid=n_invalid, note=note)

@@ -7,14 +7,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from trust_core.contracts import Evaluators, Generation, MetricValue, Prompt, Sample, TaskScore
-from trust_core.metrics import mean_metric, mean_of_metrics
+from trust_core.metrics import mean_metric, mean_of_metrics, mean_over_valid
 from trust_core.schemas import load_schema
 from trust_truthfulness.common import (
     TruthfulnessTask,
     accuracy_metric,
     base_record,
     empty_reason,
-    mean_over_valid,
     ordered_subsets,
     records_of,
     user_prompt,
@@ -144,10 +143,10 @@ class Hallucination(TruthfulnessTask):
 def mc_position_metrics(task: str, mc: Sequence[Mapping[str, Any]]) -> list[MetricValue]:
     """``position_bias``: share of valid MC answers that are "A" (invalid ones left out, counted in
     ``n_invalid``); ``always_a_baseline``: the accuracy answering "A" everywhere would get (1.0 on
-    unshuffled archive prompts). Both informational, lower is better."""
+    unshuffled archive prompts). Both informational: they have no better direction."""
     said_a = [None if r["parsed"] is None else float(r["parsed"] == "A") for r in mc]
     gold_a = [r["gold"] == "A" for r in mc]
     return [
-        mean_over_valid(task, "position_bias", said_a, higher_is_better=False, subset="mc"),
-        mean_metric(task, "always_a_baseline", gold_a, [False] * len(mc), higher_is_better=False, subset="mc"),
+        mean_over_valid(task, "position_bias", said_a, higher_is_better=None, subset="mc"),
+        mean_metric(task, "always_a_baseline", gold_a, [False] * len(mc), higher_is_better=None, subset="mc"),
     ]

@@ -7,13 +7,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from trust_core.contracts import Evaluators, Generation, JudgeQuery, MetricValue, Sample, TaskScore, Verdict
-from trust_core.metrics import cosine, mean_metric
+from trust_core.metrics import cosine, mean_metric, mean_over_valid
 from trust_core.schemas import load_schema
 from trust_truthfulness.common import (
     TruthfulnessTask,
     base_record,
     empty_reason,
-    mean_over_valid,
     sample_order,
     verdict_label,
     verdict_record,
