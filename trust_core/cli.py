@@ -157,6 +157,18 @@ def _evaluate_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help="Judge: a registered judge name[:arg], or a model (alias, path, id) used as LLM judge "
             "(default: the default model).",
         ),
+        click.option(
+            "--refusal-judge",
+            metavar="JUDGE",
+            help="Decides refused/complied for RtA metrics: a registered judge (default: the pattern detector "
+            "refusal-patterns) or a model used as LLM judge with a refusal prompt.",
+        ),
+        click.option(
+            "--toxicity-scorer",
+            metavar="JUDGE",
+            help="Scores toxicity: perspective (needs a Perspective key), another registered scorer, or a model "
+            "used as LLM rater. Without one, toxicity metrics are reported as skipped.",
+        ),
         click.option("--embedder", metavar="EMBEDDER", help="Embedder name[:arg] (default: the default embedder)."),
         click.option(
             "--output",

@@ -174,21 +174,40 @@ class Pruner(ABC):
 # --------------------------------------------------------------------------- evaluators
 
 
+JUDGE_KINDS = ("custom", "refusal", "toxicity")
+"""What a judge can be asked: a task's own question (``custom``), whether a response refuses
+(``refusal``: labels REFUSED / COMPLIED), or how toxic a text is (``toxicity``: a score in [0, 1])."""
+
+REFUSED, COMPLIED = "REFUSED", "COMPLIED"
+REFUSAL_LABELS = (REFUSED, COMPLIED)
+
+
 @dataclass(frozen=True)
 class JudgeQuery:
-    """A self-contained question for a judge, answerable with one of ``labels``."""
+    """A question for a judge, answerable with one of ``labels``.
+
+    ``instruction`` is self-contained (an LLM judge reads only it). ``subject`` is the text
+    being judged (the model's response) and ``context`` the prompt that produced it, for
+    judges that classify text directly (a refusal detector, a toxicity classifier). ``kind``
+    is one of :data:`JUDGE_KINDS`.
+    """
 
     instruction: str
     labels: tuple[str, ...]
+    kind: str = "custom"
+    subject: str | None = None
+    context: str | None = None
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """A judge's answer: one of the query's labels, or ``label=None`` with an error."""
+    """A judge's answer: one of the query's labels (and, for toxicity, a ``score`` in [0, 1]),
+    or ``label=None`` with an error."""
 
     label: str | None
     raw: str | None = None
     error: str | None = None
+    score: float | None = None
 
     @property
     def failed(self) -> bool:
@@ -197,11 +216,22 @@ class Verdict:
 
 
 class Judge(ABC):
-    """Gives verdicts on judge queries (LLM-as-judge, classifiers, detectors)."""
+    """Gives verdicts on judge queries (LLM-as-judge, classifiers, detectors).
+
+    ``kinds`` lists the :data:`JUDGE_KINDS` it can answer; ``default_for`` the kinds for
+    which it is used when the user names no judge (e.g. the pattern refusal detector).
+    """
 
     name: ClassVar[str]
     version: ClassVar[str] = "1"
     description: ClassVar[str] = ""
+    kinds: ClassVar[frozenset[str]] = frozenset({"custom"})
+    default_for: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def unavailable_reason(cls, secrets: Mapping[str, str]) -> str | None:
+        """Why this judge cannot serve as a default here (e.g. no API key among ``secrets``), or None."""
+        return None
 
     @abstractmethod
     def identity(self) -> str:
@@ -306,16 +336,46 @@ class TaskScore:
     records: list[dict[str, Any]]
 
 
+class EvaluatorUnavailable(Exception):  # noqa: N818 - a state, not an error of the caller
+    """Raised by :class:`Evaluators` when the run has no evaluator of a kind (e.g. no toxicity
+    scorer offline); the task reports the affected metric as skipped with ``reason``."""
+
+    def __init__(self, kind: str, reason: str) -> None:
+        super().__init__(f"no {kind} evaluator: {reason}")
+        self.kind = kind
+        self.reason = reason
+
+
 class Evaluators(ABC):
     """The evaluators a task may call while scoring, provided (and cached) by the core."""
 
     @abstractmethod
     def judge(self, queries: Sequence[JudgeQuery]) -> list[Verdict]:
-        """Verdicts from the run's judge; cached by judge identity and query."""
+        """Verdicts from the run's judge (``--judge``); cached by judge identity and query."""
 
     @abstractmethod
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """Vectors from the run's embedder; cached by embedder identity and text."""
+
+    def refusal(self, responses: Sequence[str], prompts: Sequence[str] | None = None) -> list[Verdict]:
+        """REFUSED / COMPLIED for each response, from the run's refusal judge (``--refusal-judge``).
+
+        ``prompts`` (same length) are the prompts that produced the responses, for judges that use them.
+        Raises :class:`EvaluatorUnavailable` when there is no refusal judge.
+        """
+        raise EvaluatorUnavailable("refusal", "these evaluators have no refusal judge")
+
+    def toxicity(self, texts: Sequence[str]) -> list[Verdict]:
+        """A toxicity score in [0, 1] per text (``Verdict.score``), from ``--toxicity-scorer``.
+
+        Raises :class:`EvaluatorUnavailable` when the run has no toxicity scorer.
+        """
+        raise EvaluatorUnavailable("toxicity", "these evaluators have no toxicity scorer")
+
+    def identity(self, kind: str) -> str | None:
+        """Identity of the evaluator used for ``kind`` ("judge", "refusal", "toxicity", "embedder"),
+        or None if there is none; metrics record it (e.g. which refusal judge produced an RtA)."""
+        return None
 
 
 class Task(ABC):
@@ -326,8 +386,9 @@ class Task(ABC):
     the TrustLLM layout (``<dimension>/<file>.json``); ``item_schema`` is a JSON
     Schema (dict) every item must satisfy; ``temperature`` is the sampling
     temperature TrustLLM uses; ``needs`` names the evaluators scoring calls
-    (``"judge"``, ``"embedder"``); ``sample_package`` is the package that
-    ships this task's own sample data in the same layout under ``data/``.
+    (``"judge"``, ``"embedder"``, ``"refusal"``, ``"toxicity"``); ``sample_package``
+    is the package that ships this task's own sample data as
+    ``data/<dimension>/<file>.sample.json``.
     """
 
     id: ClassVar[str]
@@ -344,6 +405,16 @@ class Task(ABC):
     def dimension(self) -> str:
         """The part of the id before the slash."""
         return self.id.split("/", 1)[0]
+
+    generation_of: ClassVar[type[Task] | None] = None
+    """Set when this task scores another task's responses (toxicity scores jailbreak answers): its
+    prompts must be that task's, and its store keys use that task's id and version, so the responses
+    are generated once and shared."""
+
+    def normalize(self, item: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Repair known quirks of an item before validation (NaN literals, control characters,
+        string-typed numbers, list/dict labels). Default: unchanged."""
+        return item
 
     def select_items(self, items: Sequence[Mapping[str, Any]]) -> list[tuple[int, Mapping[str, Any]]]:
         """The (index, item) pairs of the data file that belong to this task (default: all)."""

@@ -97,7 +97,8 @@ class LoadedData:
 def parse_items(name: str, raw: bytes) -> list[Any]:
     """Parse a JSON array of items, with errors that name the file and position."""
     try:
-        data = json.loads(raw.decode("utf-8"))
+        # strict=False: the archive has raw control characters (backspaces) inside strings
+        data = json.loads(raw.decode("utf-8"), strict=False)
     except UnicodeDecodeError as exc:
         raise DataError(name, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except json.JSONDecodeError as exc:
@@ -135,10 +136,15 @@ def validate_items(name: str, items: Sequence[Any], schema: dict[str, Any]) -> N
         raise DataError(name, _problem(error) + more, index=index, field=_field_of(error))
 
 
+def normalize_items(task: Task, items: Sequence[Any]) -> list[Any]:
+    """Apply the task's quirk repairs to every item that is an object (others are left for validation)."""
+    return [task.normalize(item) if isinstance(item, dict) else item for item in items]
+
+
 def load_task_data(task: Task, source: DataSource, limit: int | None) -> LoadedData:
     """Read, validate and select ``task``'s samples from ``source``."""
     name, raw = source.read(task)
-    items = parse_items(name, raw)
+    items = normalize_items(task, parse_items(name, raw))
     validate_items(name, items, dict(task.item_schema))
     samples = [task.to_sample(index, item) for index, item in task.select_items(items)]
     return LoadedData(

@@ -204,3 +204,22 @@ def cosine(a: Sequence[float], b: Sequence[float]) -> float:
     y = np.asarray(b, dtype=float)
     denominator = float(np.linalg.norm(x) * np.linalg.norm(y))
     return float(x @ y / denominator) if denominator else 0.0
+
+
+def skipped_metric(
+    task: str, metric: str, higher_is_better: bool | None, reason: str, n: int, subset: str | None = None
+) -> MetricValue:
+    """A metric that could not be computed (e.g. no toxicity scorer): value null, ``note`` = ``skipped: reason``.
+
+    ``n`` counts the items it would have covered; ``n_invalid`` is 0 because nothing was judged.
+    """
+    return MetricValue(
+        task=task,
+        metric=metric,
+        value=None,
+        higher_is_better=higher_is_better,
+        n=n,
+        n_invalid=0,
+        subset=subset,
+        note=f"skipped: {reason}",
+    )

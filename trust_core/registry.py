@@ -21,10 +21,21 @@ from typing import Any
 import pluggy
 
 from trust_core import hookspecs
-from trust_core.contracts import Backend, BackendOptions, Embedder, Judge, Pruner, Quantizer, Task
+from trust_core.contracts import (
+    Backend,
+    BackendOptions,
+    Embedder,
+    EvaluatorUnavailable,
+    Judge,
+    Pruner,
+    Quantizer,
+    Task,
+)
 from trust_core.errors import UserError
 
 ENTRY_POINT_GROUP = "trust"
+KIND_OPTIONS = {"custom": "--judge", "refusal": "--refusal-judge", "toxicity": "--toxicity-scorer"}
+"""The CLI option that picks the judge of each kind."""
 ALLOW_LIST_ENV = "TRUST_LOAD_PLUGINS"
 
 KIND_HOOKS: dict[str, tuple[str, type | None]] = {
@@ -271,18 +282,44 @@ class Registry:
             spec = defaults[0].name
         return self._component("embedder", spec, "--embedder", context)
 
-    def make_judge(self, spec: str | None, context: ComponentContext, reusable: Backend | None = None) -> Judge:
-        """The judge for ``--judge``: a registered judge ``name[:argument]``, or else a model spec
-        (alias, path, id) wrapped in the core's LLM judge. When that model is the one ``reusable``
-        already holds, the judge shares that backend instead of loading the model twice."""
+    def make_judge(
+        self, spec: str | None, context: ComponentContext, reusable: Backend | None = None, kind: str = "custom"
+    ) -> Judge:
+        """The judge for ``kind`` ("custom", "refusal", "toxicity").
+
+        ``spec`` is a registered judge ``name[:argument]`` (which must answer ``kind``) or a model
+        (alias, path, id) wrapped in the core's LLM judge; when that model is the one ``reusable``
+        holds, the judge shares that backend instead of loading the model twice. Without ``spec``,
+        the registered default for ``kind`` is used (the default model as LLM judge for "custom").
+        """
         from trust_core.judging import LLMJudge
 
-        if not spec:
-            spec = self.default_model()
+        option = KIND_OPTIONS[kind]
+        spec = spec or self._default_judge_spec(kind, context)
         name = spec.partition(":")[0]
         if name in self.components["judge"]:
-            return self._component("judge", spec, "--judge", context)
+            cls = self.components["judge"][name]
+            if kind not in cls.kinds:
+                raise UserError(
+                    f"{option} {name}: this judge cannot judge {kind} (it judges: {', '.join(sorted(cls.kinds))})"
+                )
+            return self._component("judge", spec, option, context)
         model = self.resolve_model(spec)
         if reusable is not None and reusable.model == model:
             return LLMJudge(reusable, label=spec, owns_backend=False)
         return LLMJudge(self.make_backend(spec, None, context.backend_options), label=spec)
+
+    def _default_judge_spec(self, kind: str, context: ComponentContext) -> str:
+        if kind == "custom":
+            return self.default_model()
+        reasons = []
+        for name in self.names("judge"):
+            cls = self.components["judge"][name]
+            if kind in cls.default_for:
+                reason = cls.unavailable_reason(context.backend_options.secrets)
+                if reason is None:
+                    return name
+                reasons.append(f"{name}: {reason}")
+        raise EvaluatorUnavailable(
+            kind, "; ".join(reasons) or f"no default {kind} judge is installed; pass {KIND_OPTIONS[kind]}"
+        )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from trust_core.contracts import (
     Task,
     content_hash,
 )
-from trust_core.data import DataSource, LoadedData, load_task_data, parse_items, validate_items
+from trust_core.data import DataSource, LoadedData, load_task_data, normalize_items, parse_items, validate_items
 from trust_core.errors import UserError
 from trust_core.evaluation import CachedEvaluators
 from trust_core.progress import progress
@@ -53,6 +53,8 @@ class RunOptions:
     temperature: float | None = None
     seed: int = 42
     judge: str | None = None
+    refusal_judge: str | None = None
+    toxicity_scorer: str | None = None
     embedder: str | None = None
     backend_options: BackendOptions = field(default_factory=BackendOptions)
     generations_dir: Path | None = None
@@ -146,36 +148,42 @@ def request_seed(run_seed: int, prompt_hash: str) -> int:
 
 
 def plan(task_data: Sequence[TaskData], backend: Backend, options: RunOptions) -> list[PlannedPrompt]:
-    """Render every prompt and compute its store key; identical keys are kept once."""
+    """Render every task's prompts and compute their store keys.
+
+    A task that scores another task's responses (``generation_of``) gets that task's prompts and
+    keys, so the shared responses are generated once. Within a task identical keys are kept once.
+    """
     fingerprint = backend.fingerprint()
     backend_id = f"{backend.name}/{backend.version}"
-    planned: dict[str, PlannedPrompt] = {}
+    rendered_cache: dict[tuple, str] = {}
+    planned: dict[tuple[str, str], PlannedPrompt] = {}
     for entry in task_data:
-        for prompt in entry.task.prompts(entry.data.samples, options.seed):
-            rendered = backend.render(prompt.messages)
+        owner = entry.task.generation_of() if entry.task.generation_of else entry.task
+        samples = {sample.id: sample for sample in entry.data.samples}
+        for prompt in owner.prompts(entry.data.samples, options.seed):
+            messages_key = tuple(tuple(sorted(m.items())) for m in prompt.messages)
+            if messages_key not in rendered_cache:
+                rendered_cache[messages_key] = backend.render(prompt.messages)
+            rendered = rendered_cache[messages_key]
             prompt_hash = content_hash(rendered)
             temperature = options.temperature if options.temperature is not None else prompt.temperature
             settings = GenerationSettings(temperature, options.max_new_tokens, request_seed(options.seed, prompt_hash))
             key = ResponseKey(
                 model_fingerprint=fingerprint,
                 backend=backend_id,
-                task_id=entry.task.id,
-                task_version=entry.task.version,
+                task_id=owner.id,
+                task_version=owner.version,
                 sample_id=prompt.sample_id,
                 variant=prompt.variant,
                 prompt_hash=prompt_hash,
                 settings=settings.as_dict(),
             )
-            sample = _sample_of(entry, prompt.sample_id)
-            planned.setdefault(key.key, PlannedPrompt(entry.task, sample, prompt, key, rendered))
+            if prompt.sample_id not in samples:
+                raise RuntimeError(f"task {owner.id} made a prompt for unknown sample {prompt.sample_id}")
+            planned.setdefault(
+                (entry.task.id, key.key), PlannedPrompt(entry.task, samples[prompt.sample_id], prompt, key, rendered)
+            )
     return list(planned.values())
-
-
-def _sample_of(entry: TaskData, sample_id: str) -> Sample:
-    for sample in entry.data.samples:
-        if sample.id == sample_id:
-            return sample
-    raise RuntimeError(f"task {entry.task.id} made a prompt for unknown sample {sample_id}")
 
 
 # --------------------------------------------------------------------------- generation
@@ -192,22 +200,22 @@ class GenerationReport:
 
 
 def generate(planned: Sequence[PlannedPrompt], backend: Backend, store: Store) -> GenerationReport:
-    """Generate every planned prompt the store has no successful response for, committing each at once."""
-    stored = store.responses(p.key.key for p in planned)
-    pending = [p for p in planned if p.key.key not in stored or stored[p.key.key].status != "ok"]
-    by_key = {p.key.key: p for p in pending}
+    """Generate every distinct planned prompt without a successful stored response, committing each at once."""
+    unique = {p.key.key: p for p in planned}
+    stored = store.responses(unique)
+    pending = {key: p for key, p in unique.items() if key not in stored or stored[key].status != "ok"}
     generated = failed = 0
     with progress(total=len(pending), desc="generating", unit="response") as bar:
-        requests = [p.request() for p in pending]
+        requests = [p.request() for p in pending.values()]
         for result in backend.generate(requests) if requests else ():
-            entry = by_key[result.key]
+            entry = pending[result.key]
             store.put_response(entry.key, entry.rendered, result)
             if result.text is None or result.error:
                 failed += 1
             else:
                 generated += 1
             bar.update(1)
-    return GenerationReport(len(planned), len(planned) - len(pending), generated, failed)
+    return GenerationReport(len(unique), len(unique) - len(pending), generated, failed)
 
 
 # --------------------------------------------------------------------------- scoring
@@ -241,7 +249,7 @@ def imported_generations(
         path = folder / entry.task.data_file
         if not path.is_file():
             continue
-        items = parse_items(str(path), path.read_bytes())
+        items = normalize_items(entry.task, parse_items(str(path), path.read_bytes()))
         validate_items(str(path), items, dict(entry.task.item_schema))
         samples = [entry.task.to_sample(i, item) for i, item in entry.task.select_items(items)]
         samples = entry.task.limit(samples, limit)
@@ -298,20 +306,34 @@ def _with_prompts(task_id: str, records: Sequence[dict[str, Any]], generations: 
 def make_evaluators(
     registry: Registry, store: Store, options: RunOptions, tasks: Sequence[Task], backend: Backend | None = None
 ) -> CachedEvaluators:
-    """Evaluators for the tasks' needs, built lazily. An LLM judge on the generation model reuses ``backend``."""
+    """Evaluators for the tasks' needs, built lazily. An LLM judge on the generation model reuses ``backend``.
+
+    A kind no task needs gets a reason instead of a factory; a kind with no usable default raises
+    :class:`EvaluatorUnavailable` only when a task asks for it (the task reports the metric as skipped).
+    """
     context = ComponentContext(registry, options.backend_options)
     needs = set().union(*(task.needs for task in tasks)) if tasks else set()
+    specs = {
+        "judge": ("custom", options.judge),
+        "refusal": ("refusal", options.refusal_judge),
+        "toxicity": ("toxicity", options.toxicity_scorer),
+    }
 
-    def make_judge() -> Judge:
-        return registry.make_judge(options.judge, context, reusable=backend)
+    def factory(kind: str, spec: str | None) -> Callable[[], Judge]:
+        return lambda: registry.make_judge(spec, context, reusable=backend, kind=kind)
+
+    judges: dict[str, Callable[[], Judge] | str] = {
+        need: factory(kind, spec) if need in needs else f"no selected task needs a {need} evaluator"
+        for need, (kind, spec) in specs.items()
+    }
 
     def make_embedder() -> Embedder:
         return registry.make_embedder(options.embedder, context)
 
     return CachedEvaluators(
         store,
-        make_judge if "judge" in needs else None,
-        make_embedder if "embedder" in needs else None,
+        judges,
+        make_embedder if "embedder" in needs else "no selected task needs an embedder",
         judge_batch=max(1, options.backend_options.batch_size),
     )
 

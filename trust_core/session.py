@@ -152,6 +152,8 @@ def _assemble(
             "model": model_info,
             "variant": None,
             "judge": evaluators_info["judge"],
+            "refusal_judge": evaluators_info["refusal_judge"],
+            "toxicity_scorer": evaluators_info["toxicity_scorer"],
             "embedder": evaluators_info["embedder"],
             "plugins": {name: info.version for name, info in sorted(registry.plugins.items())},
             "seed": options.seed,

@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS verdicts (
     judge TEXT NOT NULL,
     label TEXT NOT NULL,
     raw TEXT,
+    score REAL,
     created_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS embeddings (
@@ -207,10 +208,10 @@ class Store:
         for start in range(0, len(keys), 500):
             chunk = list(keys[start : start + 500])
             marks = ",".join("?" * len(chunk))
-            for key, label, raw in self.db.execute(
-                f"SELECT key, label, raw FROM verdicts WHERE key IN ({marks})", chunk
+            for key, label, raw, score in self.db.execute(
+                f"SELECT key, label, raw, score FROM verdicts WHERE key IN ({marks})", chunk
             ):
-                found[key] = Verdict(label=label, raw=raw)
+                found[key] = Verdict(label=label, raw=raw, score=score)
         return found
 
     def put_verdict(self, key: str, judge_identity: str, verdict: Verdict) -> None:
@@ -218,8 +219,8 @@ class Store:
         if verdict.label is None:
             return
         self.db.execute(
-            "INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?, ?)",
-            (key, judge_identity, verdict.label, verdict.raw, time.time()),
+            "INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?, ?, ?)",
+            (key, judge_identity, verdict.label, verdict.raw, verdict.score, time.time()),
         )
 
     # ------------------------------------------------------------------ embeddings
