@@ -13,6 +13,8 @@ import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
+from trust_core.scoring import is_empty
+
 SUPPORT = "SUPPORT"
 REFUTE = "REFUTE"
 YES = "Yes"
@@ -26,11 +28,6 @@ _NUMBER = r"(\d+)(?!\d|[.,]\d)"
 
 _ANSWER_LEAD = r"\banswer\s*(?:is\s*[:：]?|[:：])\s*"
 """'Answer:' or 'answer is' (the explicit commitment forms)."""
-
-
-def is_empty(text: str | None) -> bool:
-    """True when a generation failed (``None``) or is blank."""
-    return text is None or not text.strip()
 
 
 def _clean(text: str) -> str:
