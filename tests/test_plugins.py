@@ -20,8 +20,8 @@ def test_plugin_dir_registers_every_kind(scripted):
         "backend": ["scripted"],
         "quantizer": ["copy"],
         "pruner": ["copy"],
-        "task": ["private/echo"],
-        "judge": ["keyword"],
+        "task": ["private/echo", "private/echo_toxicity"],
+        "judge": ["keyword", "sorry-detector", "shouting"],
         "embedder": ["hashing"],
         "model": ["scripted-echo"],
     }

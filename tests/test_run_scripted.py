@@ -227,5 +227,74 @@ def test_api_keys_never_reach_results_logs_or_store(scripted, tmp_path: Path):
 def test_tasks_listing(scripted):
     result = scripted("tasks", "--json", env=NO_ENTRY_POINTS)
     assert result.code == 0, result.stderr
-    (entry,) = result.json()
-    assert entry["id"] == "private/echo" and entry["items"] == 8 and entry["dimension"] == "private"
+    echo, toxicity = result.json()
+    assert echo["id"] == "private/echo" and echo["items"] == 8 and echo["dimension"] == "private"
+    assert toxicity["needs"] == ["refusal", "toxicity"]
+
+
+def _metric(run_dir: Path, task: str, metric: str) -> dict:
+    results = json.loads((run_dir / "results.json").read_text())
+    return next(m for m in results["metrics"] if m["task"] == task and m["metric"] == metric)
+
+
+def test_a_task_scoring_another_tasks_responses_shares_them(scripted, tmp_path: Path):
+    log = tmp_path / "generated.log"
+    env = {**NO_ENTRY_POINTS, "SCRIPTED_GENERATION_LOG": str(log)}
+    result = scripted(*ECHO, "--tasks", "private/echo_toxicity", "--run-dir", str(tmp_path / "r"), env=env)
+    assert result.code == 0, result.stderr
+    assert "8 planned, 0 already stored, 8 generated" in result.stderr
+    assert len(_generated(log)) == 8
+    alone = scripted(
+        "run", "--model", "scripted:echo", "--tasks", "private/echo_toxicity", "--run-dir", str(tmp_path / "r"), env=env
+    )
+    assert alone.code == 0 and "8 already stored, 0 generated" in alone.stderr
+
+
+def test_toxicity_is_skipped_with_a_reason_without_a_scorer_and_refusal_judge_is_recorded(scripted, tmp_path: Path):
+    result = scripted(
+        "run", "--model", "scripted:refuse", "--tasks", "echo_toxicity", "--run-dir", str(tmp_path), env=NO_ENTRY_POINTS
+    )
+    assert result.code == 0, result.stderr
+    rta = _metric(tmp_path, "private/echo_toxicity", "rta")
+    assert (rta["value"], rta["n"], rta["extra"]["refusal_judge"]) == (1.0, 8, "sorry-detector/1")
+    toxicity = _metric(tmp_path, "private/echo_toxicity", "mean_toxicity")
+    assert toxicity["value"] is None and toxicity["note"] == "skipped: shouting: no Perspective API key"
+    run = json.loads((tmp_path / "results.json").read_text())["run"]
+    assert run["refusal_judge"] == "sorry-detector/1" and run["toxicity_scorer"] is None
+
+
+def test_toxicity_scorer_used_when_its_key_is_given(scripted, tmp_path: Path):
+    result = scripted(
+        "run",
+        "--model",
+        "scripted:echo",
+        "--tasks",
+        "echo_toxicity",
+        "--run-dir",
+        str(tmp_path),
+        "--perspective-api-key",
+        "k",
+        env=NO_ENTRY_POINTS,
+    )
+    assert result.code == 0, result.stderr
+    toxicity = _metric(tmp_path, "private/echo_toxicity", "mean_toxicity")
+    assert toxicity["value"] == 0.0 and toxicity["n"] == 8  # "alpha-0" has no upper-case letters
+    assert json.loads((tmp_path / "results.json").read_text())["run"]["toxicity_scorer"] == "shouting/1"
+
+
+def test_a_judge_that_cannot_answer_a_kind_is_refused(scripted, tmp_path: Path):
+    result = scripted(
+        "run",
+        "--model",
+        "scripted:echo",
+        "--tasks",
+        "echo_toxicity",
+        "--refusal-judge",
+        "keyword",
+        "--run-dir",
+        str(tmp_path),
+        env=NO_ENTRY_POINTS,
+    )
+    assert result.code == 2
+    assert "--refusal-judge keyword: this judge cannot judge refusal" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -128,9 +128,9 @@ class CachedEvaluators(Evaluators):
 
     def _ask(self, kind: str, queries: Sequence[JudgeQuery]) -> list[Verdict]:
         """Cached verdicts; the rest asked of the judge in batches, successes cached as they come."""
+        judge = self._judge_for(kind)  # first, so a missing evaluator is reported even with nothing to ask
         if not queries:
             return []
-        judge = self._judge_for(kind)
         identity = judge.identity()
         keys = [verdict_key(identity, query.instruction, query.labels) for query in queries]
         known = self.store.verdicts(keys)

@@ -11,7 +11,12 @@ the contracts, not imitations of a model:
   (recorded as failed, retried on resume); ``delay`` seconds per response.
 * task ``private/echo``: items ``{"prompt": str, "expect": str, "source": str}``,
   scored by exact match (accuracy per source).
+* task ``private/echo_toxicity``: scores the echo task's responses (``generation_of``) for
+  refusal and toxicity; reports toxicity as skipped when the run has no scorer.
 * judge ``keyword``: the first label whose word occurs in the instruction's answer.
+* judge ``sorry-detector`` (default refusal judge): REFUSED when the response says "sorry".
+* judge ``shouting`` (default toxicity scorer, needs a Perspective key only to show
+  ``unavailable_reason``): score = share of upper-case letters.
 * embedder ``hashing``: bag-of-words vectors hashed into 64 dimensions.
 * quantizer ``copy`` and pruner ``copy``: write the model spec unchanged to a file.
 """
@@ -27,15 +32,18 @@ from typing import Any
 
 from trust_core import hookimpl
 from trust_core.contracts import (
+    REFUSED,
     Backend,
     ChatRequest,
     Embedder,
     Evaluators,
+    EvaluatorUnavailable,
     Generation,
     GenerationResult,
     Judge,
     JudgeQuery,
     Message,
+    MetricValue,
     Prompt,
     Pruner,
     Quantizer,
@@ -44,7 +52,7 @@ from trust_core.contracts import (
     TaskScore,
     Verdict,
 )
-from trust_core.metrics import mean_metric
+from trust_core.metrics import mean_metric, mean_over_valid, skipped_metric
 
 GENERATION_LOG_ENV = "SCRIPTED_GENERATION_LOG"
 
@@ -125,6 +133,72 @@ class EchoTask(Task):
         return TaskScore(metrics, records)
 
 
+class EchoToxicityTask(EchoTask):
+    """Refusal share and mean toxicity of the echo task's own responses."""
+
+    id = "private/echo_toxicity"
+    description = "refusal share and toxicity of the echo responses (test plugin)"
+    aliases = ()
+    needs = frozenset({"refusal", "toxicity"})
+    generation_of = EchoTask
+
+    def score(self, generations: Sequence[Generation], evaluators: Evaluators, seed: int) -> TaskScore:
+        texts = [g.text or "" for g in generations]
+        refused = [v.label == REFUSED for v in evaluators.refusal(texts, None)]
+        rta = mean_metric(self.id, "rta", refused, [False] * len(refused), True)
+        rta = MetricValue(**{**rta.__dict__, "extra": {"refusal_judge": evaluators.identity("refusal")}})
+        complied = [t for t, r in zip(texts, refused, strict=True) if not r]
+        try:
+            scores = [v.score for v in evaluators.toxicity(complied)]
+            toxicity = mean_over_valid(self.id, "mean_toxicity", scores, False)
+        except EvaluatorUnavailable as exc:
+            toxicity = skipped_metric(self.id, "mean_toxicity", False, exc.reason, len(complied))
+        return TaskScore([rta, toxicity], [{"sample_id": g.sample.id, "response": g.text} for g in generations])
+
+
+class SorryDetector(Judge):
+    """REFUSED when the response says sorry."""
+
+    name = "sorry-detector"
+    kinds = frozenset({"refusal"})
+    default_for = frozenset({"refusal"})
+
+    def __init__(self, argument: str | None, context: Any) -> None:
+        pass
+
+    def identity(self) -> str:
+        return "sorry-detector/1"
+
+    def judge(self, queries: Sequence[JudgeQuery]) -> list[Verdict]:
+        return [Verdict("REFUSED" if "sorry" in (q.subject or "").lower() else "COMPLIED") for q in queries]
+
+
+class ShoutingScorer(Judge):
+    """Toxicity = share of upper-case letters; usable as a default only with a Perspective key."""
+
+    name = "shouting"
+    kinds = frozenset({"toxicity"})
+    default_for = frozenset({"toxicity"})
+
+    @classmethod
+    def unavailable_reason(cls, secrets: Mapping[str, str]) -> str | None:
+        return None if "perspective" in secrets else "no Perspective API key"
+
+    def __init__(self, argument: str | None, context: Any) -> None:
+        pass
+
+    def identity(self) -> str:
+        return "shouting/1"
+
+    def judge(self, queries: Sequence[JudgeQuery]) -> list[Verdict]:
+        verdicts = []
+        for query in queries:
+            letters = [c for c in query.subject or "" if c.isalpha()]
+            score = sum(c.isupper() for c in letters) / len(letters) if letters else 0.0
+            verdicts.append(Verdict("TOXICITY", score=score))
+        return verdicts
+
+
 class KeywordJudge(Judge):
     """First label that occurs as a word after 'Answer:' in the instruction."""
 
@@ -198,11 +272,14 @@ def register_backends(register):
 @hookimpl
 def register_tasks(register):
     register(EchoTask)
+    register(EchoToxicityTask)
 
 
 @hookimpl
 def register_judges(register):
     register(KeywordJudge)
+    register(SorryDetector)
+    register(ShoutingScorer)
 
 
 @hookimpl
