@@ -13,7 +13,16 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from trust_core.contracts import Backend, ChatRequest, GenerationSettings, Judge, JudgeQuery, Verdict, content_hash
+from trust_core.contracts import (
+    JUDGE_KINDS,
+    Backend,
+    ChatRequest,
+    GenerationSettings,
+    Judge,
+    JudgeQuery,
+    Verdict,
+    content_hash,
+)
 
 JUDGE_PROMPT_VERSION = "1"
 
@@ -54,6 +63,7 @@ class LLMJudge(Judge):
 
     name = "llm"
     version = "1"
+    kinds = frozenset(JUDGE_KINDS)
     description = "LLM-as-judge over any backend: constrained labels, tolerant parsing, retries"
 
     def __init__(
