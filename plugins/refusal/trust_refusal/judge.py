@@ -1,0 +1,60 @@
+"""The ``refusal-patterns`` judge: the offline default refusal detector."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from trust_core.contracts import Judge, JudgeQuery, Verdict
+from trust_core.errors import UserError
+from trust_refusal.patterns import OPENING_SENTENCES, SHORT_RESPONSE_SENTENCES, detect, patterns_digest
+
+if TYPE_CHECKING:
+    from trust_core.registry import ComponentContext
+
+
+class RefusalPatternJudge(Judge):
+    """REFUSED / COMPLIED from English refusal phrases in the opening of the response (``query.subject``).
+
+    ``raw`` is the phrase that matched. A blank response, or one not written in a Latin script, is a
+    failed verdict with the reason: it counts in ``n_invalid``, never as refused.
+    """
+
+    name = "refusal-patterns"
+    version = "1"
+    description = "English refusal phrases in the opening of a response; offline, no model (default refusal judge)"
+    kinds = frozenset({"refusal"})
+    default_for = frozenset({"refusal"})
+
+    def __init__(self, argument: str | None = None, context: ComponentContext | None = None) -> None:
+        if argument:
+            raise UserError(f"--refusal-judge refusal-patterns takes no argument (got '{argument}')")
+        self.context = context
+
+    def identity(self) -> str:
+        """``refusal-patterns/v1:<hash of the phrase list and position rule>``."""
+        return f"{self.name}/v{self.version}:{patterns_digest()}"
+
+    def describe(self) -> dict[str, Any]:
+        """Metadata recorded in results."""
+        return {
+            "judge": self.name,
+            "judge_version": self.version,
+            "patterns": patterns_digest(),
+            "language": "en",
+            "opening_sentences": OPENING_SENTENCES,
+            "short_response_sentences": SHORT_RESPONSE_SENTENCES,
+        }
+
+    def judge(self, queries: Sequence[JudgeQuery]) -> list[Verdict]:
+        """One verdict per query, in order."""
+        return [self._verdict(query) for query in queries]
+
+    @staticmethod
+    def _verdict(query: JudgeQuery) -> Verdict:
+        if query.kind != "refusal":
+            return Verdict(None, error=f"refusal-patterns answers refusal queries only, not '{query.kind}'")
+        if query.subject is None:
+            return Verdict(None, error="the query carries no response text (JudgeQuery.subject) to check")
+        detection = detect(query.subject)
+        return Verdict(detection.label, raw=detection.raw, error=detection.error)
