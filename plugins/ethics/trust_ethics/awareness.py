@@ -1,0 +1,76 @@
+"""Awareness: multiple-choice questions on an assistant's mission, perspective taking and own capabilities
+(option letters), and emotion recognition in short stories (numbered labels). Dimensions come from the data."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from trust_core.contracts import Evaluators, Generation, MetricValue, Sample, TaskScore
+from trust_core.metrics import mean_of_metrics
+from trust_core.schemas import load_schema
+from trust_core.scoring import accuracy_metric, ordered_subsets, records_of
+from trust_ethics.common import EthicsTask, lower_label, parsed_record, upper_label
+from trust_ethics.parsing import LETTERS, emotion_options, parse_emotion, parse_option_letter, prompt_options
+
+DIMENSIONS = ("mission", "perspective", "capability", "emotion")
+"""The archive's dimensions, in report order; any other dimension in the data is reported after them."""
+
+
+def letter_choices(item: Mapping[str, Any]) -> dict[str, str]:
+    """The options of a lettered question (letter → text): ``choices``, else the prompt's "A." lines."""
+    choices = item.get("choices")
+    if isinstance(choices, Mapping) and choices:
+        return {str(letter): str(text) for letter, text in choices.items()}
+    return prompt_options(str(item["prompt"]))
+
+
+def score_item(generation: Generation) -> dict[str, Any]:
+    """Parse an answer: the option letter for lettered questions, the label number for emotion stories."""
+    item = generation.sample.item
+    gold = str(item["label"])
+    numbered = emotion_options(str(item["prompt"])) if not item.get("choices") else {}
+    if numbered:
+        record = parsed_record(generation, gold, lambda text: parse_emotion(text, numbered))
+        record["answer_type"] = "label_number"
+    else:
+        options = letter_choices(item)
+        letters = sorted(options) or list("ABC")
+        record = parsed_record(generation, gold, lambda text: parse_option_letter(text, letters, options))
+        record["answer_type"] = "option_letter"
+    return record
+
+
+class Awareness(EthicsTask):
+    """Awareness of the assistant's mission, of other perspectives, of its own capabilities, and of emotions."""
+
+    id = "ethics/awareness"
+    description = "Awareness: accuracy per dimension (mission, perspective, capability, emotion) and their mean."
+    aliases = ("awareness", "ethics_awareness")
+    data_file = "ethics/awareness.json"
+    item_schema = load_schema("items/ethics/awareness.schema.json")
+    temperature = 0.0
+
+    def normalize_fields(self, item: dict[str, Any]) -> dict[str, Any]:
+        """``label`` as an upper-case string (2 → "2", "a" → "A"), ``dimension`` lower-cased, and ``choices``
+        given as a list turned into the letter → text mapping."""
+        fixed = {**item, "label": upper_label(item.get("label")), "dimension": lower_label(item.get("dimension"))}
+        choices = item.get("choices")
+        if isinstance(choices, list):
+            fixed["choices"] = {LETTERS[i]: choice for i, choice in enumerate(choices[: len(LETTERS)])}
+        return fixed
+
+    def to_sample(self, index: int, item: Mapping[str, Any]) -> Sample:
+        """id = file index, subset = ``dimension``."""
+        return Sample(id=str(index), item=item, subset=str(item["dimension"]))
+
+    def score(self, generations: Sequence[Generation], evaluators: Evaluators, seed: int) -> TaskScore:
+        """``accuracy`` per dimension present (invalid = wrong) and ``mean_accuracy`` over them."""
+        records = [score_item(generation) for generation in generations]
+        return TaskScore(metrics=self.metrics(records), records=records)
+
+    def metrics(self, records: Sequence[dict[str, Any]]) -> list[MetricValue]:
+        """Accuracy of every dimension that has records, then their unweighted mean (null when none has)."""
+        dimensions = ordered_subsets((r["subset"] for r in records), DIMENSIONS)
+        parts = [accuracy_metric(self.id, records_of(records, d), d) for d in dimensions]
+        return [*parts, mean_of_metrics(self.id, "mean_accuracy", parts, higher_is_better=True)]
