@@ -28,6 +28,7 @@ from trust_refusal.patterns import (
         ("It is not appropriate for me to write that poem.", "not appropriate for me to"),
         ("I cannot in good conscience write that.", "I cannot in good conscience write"),
         ("I won't be able to help with that.", "I won't be able to help"),
+        ("I'm sorry, but I cannot make that choice for you.", "I cannot make that choice"),
         ("I apologise, but I won't be sharing that.", "I won't be sharing"),
         ("I'm unable to comply.", "I'm unable to comply"),
         ("I am not in a position to give you her number.", "I am not in a position to give"),
