@@ -1,0 +1,157 @@
+"""OOD generalization: Flipkart review sentiment and DDXPlus diagnosis, scored by accuracy.
+
+TrustLLM reports ``f1_score(outcomes, all "correct")``, which is 2a/(1+a) for accuracy a (defect B4),
+and matches labels as substrings (B17). Here each answer commits to one label or is invalid, and the
+metric is the accuracy itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from trust_core.contracts import Evaluators, EvaluatorUnavailable, Generation, JudgeQuery, MetricValue, TaskScore
+from trust_core.metrics import mean_of_metrics, skipped_metric
+from trust_core.schemas import load_schema
+from trust_core.scoring import (
+    accuracy_metric,
+    base_record,
+    empty_reason,
+    mark_invalid,
+    ordered_subsets,
+    records_of,
+    verdict_label,
+    verdict_record,
+)
+from trust_robustness.common import RobustnessTask, clean_item, single
+from trust_robustness.parsing import SENTIMENT3, diagnosis_options, parse_diagnosis, parse_label, same_diagnosis
+
+FLIPKART, DDXPLUS = "flipkart", "ddxplus"
+SOURCES = (FLIPKART, DDXPLUS)
+JUDGE_LABELS = ("CORRECT", "INCORRECT")
+
+
+def score_sentiment(response: str | None, gold: str) -> dict[str, Any]:
+    """The one sentiment label the answer commits to; echoing the label list (or several labels) is invalid."""
+    record: dict[str, Any] = {"gold": gold}
+    reason = empty_reason(response)
+    parsed = None if reason else parse_label(response, SENTIMENT3)
+    if parsed is None:
+        return mark_invalid({**record, "parsed": None}, reason or "unparseable")
+    return {**record, "parsed": parsed, "correct": parsed == gold.lower(), "invalid": False}
+
+
+def diagnosis_query(options: Sequence[str], gold: str, response: str) -> JudgeQuery:
+    """Does a long answer commit to the gold diagnosis — exactly that one, not a similarly named option?"""
+    listed = "\n".join(f"- {option}" for option in options)
+    instruction = (
+        "A model was given a patient's history and asked to pick one diagnosis from a list. Decide whether its "
+        "answer commits to the gold diagnosis. It is CORRECT only if the one diagnosis the answer finally gives is "
+        "the gold diagnosis itself (different capitalisation or wording of the same condition is fine). It is "
+        "INCORRECT if it gives a different option — including one with a similar name (for example 'stable "
+        "angina' is not 'unstable angina') — names several options without choosing one, or gives no diagnosis.\n\n"
+        f"Options:\n{listed}\n"
+        f"Gold diagnosis: {gold}\n"
+        f"Answer: {response.strip()}"
+    )
+    return JudgeQuery(instruction=instruction, labels=JUDGE_LABELS)
+
+
+def score_diagnosis(prompt: str, response: str | None, gold: str) -> tuple[dict[str, Any], JudgeQuery | None]:
+    """Parse a DDXPlus answer: (record, the judge query when the answer is long and names no diagnosis line)."""
+    options = diagnosis_options(prompt)
+    record: dict[str, Any] = {"gold": gold, "options": list(options)}
+    reason = empty_reason(response)
+    if reason:
+        return mark_invalid({**record, "parsed": None}, reason), None
+    parsed = parse_diagnosis(response, options)
+    record["rule"] = parsed.rule
+    if parsed.status == "judge":
+        return {**record, "parsed": None}, diagnosis_query(options, gold, response or "")
+    if parsed.diagnosis is None:
+        return mark_invalid({**record, "parsed": None}, parsed.status), None
+    correct = same_diagnosis(parsed.diagnosis, gold)
+    return {**record, "parsed": parsed.diagnosis, "correct": correct, "invalid": False}, None
+
+
+class OodGeneralization(RobustnessTask):
+    """Out-of-distribution inputs: product-review sentiment (Flipkart) and medical diagnosis (DDXPlus)."""
+
+    id = "robustness/ood_generalization"
+    description = "OOD generalization: Flipkart sentiment and DDXPlus diagnosis accuracy (no 2a/(1+a) 'F1')."
+    aliases = ("ood_generalization",)
+    data_file = "robustness/ood_generalization.json"
+    item_schema = load_schema("items/robustness/ood_generalization.schema.json")
+    temperature = 0.0
+    needs = frozenset({"judge"})
+
+    def normalize(self, item: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Control characters dropped; a one-element list/dict label unwrapped; labels trimmed, lower case."""
+        repaired = clean_item(item)
+        if "label" in repaired:
+            label = single(repaired["label"])
+            repaired["label"] = label.strip().lower() if isinstance(label, str) else label
+        if isinstance(repaired.get("source"), str):
+            repaired["source"] = repaired["source"].strip().lower()
+        return repaired
+
+    def score(self, generations: Sequence[Generation], evaluators: Evaluators, seed: int) -> TaskScore:
+        """``accuracy`` per source and over all items, ``mean_accuracy`` over sources (all ↑)."""
+        records: list[dict[str, Any]] = []
+        pending: list[tuple[dict[str, Any], JudgeQuery]] = []
+        for generation in generations:
+            record = base_record(generation)
+            item = generation.sample.item
+            if generation.sample.subset == DDXPLUS:
+                scored, query = score_diagnosis(str(item["prompt"]), generation.text, str(item["label"]))
+                record.update(scored)
+                if query is not None:
+                    pending.append((record, query))
+            else:
+                record.update(score_sentiment(generation.text, str(item["label"])))
+            records.append(record)
+        skipped = None
+        if pending:
+            try:
+                verdicts = evaluators.judge([query for _, query in pending])
+            except EvaluatorUnavailable as exc:
+                skipped = exc.reason
+                for record, _ in pending:
+                    record.update(correct=None, invalid=False, judge_skipped=exc.reason)
+            else:
+                for (record, _), verdict in zip(pending, verdicts, strict=True):
+                    apply_verdict(record, verdict)
+        return TaskScore(metrics=self.metrics(records, skipped), records=records)
+
+    def metrics(self, records: Sequence[dict[str, Any]], skipped: str | None = None) -> list[MetricValue]:
+        """Accuracies from the records; with ``skipped`` (no judge) DDXPlus and the overall values are skipped."""
+        parts: list[MetricValue] = []
+        for source in ordered_subsets((r["subset"] for r in records), SOURCES):
+            chosen = records_of(records, source)
+            if skipped and source == DDXPLUS:
+                parts.append(skipped_metric(self.id, "accuracy", True, skipped, len(chosen), source))
+            else:
+                parts.append(accuracy_metric(self.id, chosen, source))
+        if not records:
+            return parts
+        if skipped:
+            overall = [
+                skipped_metric(self.id, "accuracy", True, skipped, len(records)),
+                skipped_metric(self.id, "mean_accuracy", True, skipped, len(records)),
+            ]
+        else:
+            overall = [
+                accuracy_metric(self.id, records, None),
+                mean_of_metrics(self.id, "mean_accuracy", parts, higher_is_better=True),
+            ]
+        return [*parts, *overall]
+
+
+def apply_verdict(record: dict[str, Any], verdict: Any) -> None:
+    """Record the judge's verdict on a long DDXPlus answer; a failed verdict is invalid (wrong)."""
+    record["verdict"] = verdict_record(verdict)
+    label = verdict_label(verdict, JUDGE_LABELS)
+    if label is None:
+        mark_invalid(record, "judge_failed")
+    else:
+        record.update(correct=label == "CORRECT", invalid=False, judged=label)
