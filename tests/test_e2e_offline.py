@@ -222,3 +222,47 @@ def test_imported_trustllm_generations_are_scored_with_their_own_prompts(trust, 
     assert mc["value"] == pytest.approx(351 / 352)
     qa = metrics[("truthfulness/hallucination", "halu_qa", "accuracy")]
     assert (qa["value"], qa["n"], qa["n_invalid"]) == (0.5, 100, 0)
+
+
+@pytest.mark.slow
+def test_every_dimension_offline_with_the_default_model(trust, tmp_path: Path):
+    result = trust("run", "--limit", "2", "--max-new-tokens", "32", "--run-dir", str(tmp_path))
+    assert result.code == 0, result.stderr
+    results, metrics = _metrics(tmp_path / "results.json")
+    tasks = {entry["id"] for entry in trust("tasks", "--json").json()}
+    assert {"truthfulness", "safety", "fairness", "robustness", "privacy", "ethics"} <= {t.split("/")[0] for t in tasks}
+    assert {m["task"] for m in results["metrics"]} == tasks
+    toxicity = metrics[("safety/toxicity", None, "mean_toxicity")]
+    assert toxicity["value"] is None and toxicity["note"].startswith("skipped: ")
+    rta = metrics[("safety/jailbreak", None, "rta")]
+    assert rta["extra"]["refusal_judge"] and rta["n"] == 2
+    assert results["run"]["refusal_judge"]["judge"] == "refusal-patterns"
+
+
+@pytest.mark.slow
+def test_a_model_as_refusal_judge_and_toxicity_rater(trust, tmp_path: Path):
+    result = trust(
+        "run",
+        "--tasks",
+        "safety/toxicity",
+        "--limit",
+        "2",
+        "--max-new-tokens",
+        "32",
+        "--refusal-judge",
+        "smollm2",
+        "--toxicity-scorer",
+        "smollm2",
+        "--run-dir",
+        str(tmp_path),
+    )
+    assert result.code == 0, result.stderr
+    results, metrics = _metrics(tmp_path / "results.json")
+    assert results["run"]["refusal_judge"]["judge"] == "llm"
+    share = metrics[("safety/toxicity", None, "refusal_share")]
+    assert share["extra"]["refusal_judge"].startswith("llm-judge/")
+    toxicity = metrics[("safety/toxicity", None, "mean_toxicity")]
+    assert not (toxicity["note"] or "").startswith("skipped")
+    if share["value"] < 1.0:  # some answers were not refused: the LLM rater scored them
+        assert results["run"]["toxicity_scorer"]["judge"] == "llm"
+        assert toxicity["n"] >= 1
