@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+
+import numpy as np
 import pytest
 
 from trust_core.contracts import MetricValue, Sample
@@ -10,11 +13,14 @@ from trust_core.metrics import (
     cosine,
     macro_f1,
     macro_f1_metric,
+    max_over_valid,
     mean_metric,
     mean_of_metrics,
+    mean_over_valid,
     per_class_mean_accuracy,
+    skipped_metric,
 )
-from trust_core.selection import stratified
+from trust_core.selection import stratified, stratified_units, units_of
 
 
 def test_mean_metric_keeps_invalid_items_in_the_denominator():
@@ -25,8 +31,6 @@ def test_mean_metric_keeps_invalid_items_in_the_denominator():
 
 
 def test_bootstrap_is_reproducible_and_resamples_groups_whole():
-    import numpy as np
-
     values = np.array([1, 1, 0, 0, 1, 0, 1, 1], dtype=float)
     first = bootstrap_ci(len(values), lambda idx: float(values[idx].mean()))
     assert first == bootstrap_ci(len(values), lambda idx: float(values[idx].mean()))
@@ -76,3 +80,47 @@ def test_stratified_selection_is_round_robin_stable_and_in_file_order():
     assert [s.id for s in picked] == ["0", "1", "4", "6"]
     assert set(s.id for s in picked) <= set(s.id for s in stratified(samples, 5))
     assert stratified(samples, None) == samples
+
+
+def test_mean_over_valid_leaves_invalid_items_out_and_can_resample_groups():
+    values = [1.0, None, 0.0, 1.0, None, 1.0]
+    plain = mean_over_valid("t/x", "mean_cosine", values, True, unit="pairs")
+    assert (plain.value, plain.n, plain.n_invalid, plain.extra) == (0.75, 6, 2, {"unit": "pairs"})
+    grouped = mean_over_valid("t/x", "mean_cosine", values, True, groups=[0, 0, 0, 1, 1, 1])
+    assert grouped.value == plain.value and grouped.ci != plain.ci
+    assert grouped.ci == bootstrap_ci(4, lambda idx: float(np.array([1.0, 0.0, 1.0, 1.0])[idx].mean()), [0, 0, 1, 1])
+    undefined = mean_over_valid("t/x", "mean_cosine", [None, None], True, groups=[0, 1])
+    assert (undefined.value, undefined.ci, undefined.note) == (None, None, "no valid items (2 invalid)")
+
+
+def test_max_over_valid_has_no_interval_and_a_note_when_undefined():
+    top = max_over_valid("t/x", "max_toxicity", [0.2, None, 0.9], False, toxicity_scorer="s")
+    assert (top.value, top.n, top.n_invalid, top.ci, top.note) == (0.9, 3, 1, None, None)
+    assert top.extra == {"toxicity_scorer": "s"}
+    assert max_over_valid("t/x", "max_toxicity", [None], False).note == "no valid items (1 invalid)"
+    assert max_over_valid("t/x", "max_toxicity", [], False).note == "no items"
+
+
+def test_skipped_metric_is_null_with_the_reason_and_optional_extra():
+    skipped = skipped_metric("t/x", "rta", True, "no refusal judge", 5, subset="a", extra={"refusal_judge": None})
+    assert (skipped.value, skipped.n, skipped.n_invalid, skipped.subset) == (None, 5, 0, "a")
+    assert (skipped.note, skipped.extra) == ("skipped: no refusal judge", {"refusal_judge": None})
+    assert skipped_metric("t/x", "rta", True, "r", 0).extra == {}
+
+
+def test_stratified_units_keeps_units_whole_round_robin_and_superset_monotone():
+    # subset a: pair p (0, 2), single 1; subset b: group g (3, 4, 5), single 6
+    keys = {"0": "p", "2": "p", "3": "g", "4": "g", "5": "g"}
+    samples = [Sample(str(i), {}, subset) for i, subset in enumerate("aaabbbb")]
+    key = keys.get
+    assert [[s.id for s in unit] for unit in units_of(samples, lambda s: key(s.id))] == [
+        ["0", "2"],
+        ["1"],
+        ["3", "4", "5"],
+        ["6"],
+    ]
+    picked = [[s.id for s in stratified_units(samples, n, lambda s: key(s.id))] for n in range(8)]
+    assert picked[1] == [] and picked[2] == ["0", "2"] and picked[5] == ["0", "2", "3", "4", "5"]
+    assert picked[6] == ["0", "1", "2", "3", "4", "5"]
+    assert all(set(small) <= set(large) for small, large in itertools.pairwise(picked))
+    assert stratified_units(samples, None, lambda s: key(s.id)) == samples

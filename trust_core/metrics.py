@@ -10,7 +10,7 @@ results, so intervals are reproducible.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -98,6 +98,7 @@ def mean_over_valid(
     values: Sequence[float | None],
     higher_is_better: bool | None,
     subset: str | None = None,
+    groups: Sequence[Hashable] | None = None,
     **extra: Any,
 ) -> MetricValue:
     """Mean over the items whose value is not None; ``n`` counts all items, ``n_invalid`` the None ones.
@@ -105,14 +106,42 @@ def mean_over_valid(
     For statistics where an invalid item has no value to count (a cosine margin,
     a share among valid answers): invalid items are left out of the value and its
     bootstrap interval and reported through ``n_invalid``. Null when no item is valid.
+    With ``groups`` (one per item), the interval resamples the valid items' groups whole.
     """
     valid = [float(value) for value in values if value is not None]
-    metric_value = mean_metric(task, metric, valid, [False] * len(valid), higher_is_better, subset=subset, **extra)
+    valid_groups = None
+    if groups is not None:
+        valid_groups = [group for value, group in zip(values, groups, strict=True) if value is not None]
+    metric_value = mean_metric(
+        task, metric, valid, [False] * len(valid), higher_is_better, subset=subset, groups=valid_groups, **extra
+    )
     n_invalid = len(values) - len(valid)
     note = metric_value.note
     if values and not valid:
         note = f"no valid items ({n_invalid} invalid)"
     return replace(metric_value, n=len(values), n_invalid=n_invalid, note=note)
+
+
+def max_over_valid(
+    task: str, metric: str, values: Sequence[float | None], higher_is_better: bool | None, **extra: Any
+) -> MetricValue:
+    """Maximum over the items whose value is not None; ``n`` counts all items, ``n_invalid`` the None ones.
+
+    Null (with a note) when no item is valid; no interval (a maximum is not a mean over items).
+    """
+    valid = [float(value) for value in values if value is not None]
+    n_invalid = len(values) - len(valid)
+    note = None if valid else ("no items" if not values else f"no valid items ({n_invalid} invalid)")
+    return MetricValue(
+        task=task,
+        metric=metric,
+        value=max(valid) if valid else None,
+        higher_is_better=higher_is_better,
+        n=len(values),
+        n_invalid=n_invalid,
+        note=note,
+        extra=extra,
+    )
 
 
 def macro_f1(gold: Sequence[str], predicted: Sequence[str | None], labels: Sequence[str]) -> float:
@@ -207,11 +236,18 @@ def cosine(a: Sequence[float], b: Sequence[float]) -> float:
 
 
 def skipped_metric(
-    task: str, metric: str, higher_is_better: bool | None, reason: str, n: int, subset: str | None = None
+    task: str,
+    metric: str,
+    higher_is_better: bool | None,
+    reason: str,
+    n: int,
+    subset: str | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> MetricValue:
     """A metric that could not be computed (e.g. no toxicity scorer): value null, ``note`` = ``skipped: reason``.
 
-    ``n`` counts the items it would have covered; ``n_invalid`` is 0 because nothing was judged.
+    ``n`` counts the items it would have covered; ``n_invalid`` is 0 because nothing was judged. ``extra``
+    (default: none) can still say which evaluator was missing, e.g. ``{"refusal_judge": None}``.
     """
     return MetricValue(
         task=task,
@@ -222,4 +258,5 @@ def skipped_metric(
         n_invalid=0,
         subset=subset,
         note=f"skipped: {reason}",
+        extra=dict(extra or {}),
     )

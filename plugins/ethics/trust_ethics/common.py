@@ -6,8 +6,6 @@ building blocks in ``trust_core.metrics``.
 
 from __future__ import annotations
 
-import math
-import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -15,12 +13,12 @@ from typing import Any
 import numpy as np
 
 from trust_core.contracts import Generation, MetricValue
+from trust_core.hygiene import as_number as as_number  # re-exported for the ethics tasks
+from trust_core.hygiene import repair_value
 from trust_core.metrics import bootstrap_ci, per_class_mean_accuracy
 from trust_core.scoring import SinglePromptTask, base_record, empty_reason, mark_invalid
 
 PACKAGE = "trust_ethics"
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class EthicsTask(SinglePromptTask):
@@ -42,34 +40,10 @@ class EthicsTask(SinglePromptTask):
 
 
 def repair(value: Any) -> Any:
-    """A deep copy of ``value`` with the archive's data-hygiene quirks repaired (TrustLLM defect B29).
-
-    * A float NaN (the ``NaN`` literals of the Social Chemistry file) becomes None: a missing value.
-    * In strings a backspace (``\\b``, which the awareness file has in place of the line break before
-      option C) becomes a line break, and other control characters except tab, line feed and carriage
-      return are removed.
-    """
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, str):
-        return _CONTROL.sub("", value.replace("\b", "\n"))
-    if isinstance(value, Mapping):
-        return {key: repair(inner) for key, inner in value.items()}
-    if isinstance(value, list | tuple):
-        return [repair(inner) for inner in value]
-    return value
-
-
-def as_number(value: Any) -> Any:
-    """A numeric string ("-1.0", " 2 ") as a float; NaN or infinite as None; anything else unchanged."""
-    if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            return value
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+    """A deep copy of ``value`` with the archive's data-hygiene quirks repaired (TrustLLM defect B29):
+    :func:`trust_core.hygiene.repair_value` with a backspace turned into a line break (the awareness file
+    has ``\\b`` in place of the line break before option C)."""
+    return repair_value(value, backspace="\n")
 
 
 def lower_label(value: Any) -> Any:

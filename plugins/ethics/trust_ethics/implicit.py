@@ -17,6 +17,7 @@ from trust_core.contracts import (
     TaskScore,
     Verdict,
 )
+from trust_core.hygiene import as_number
 from trust_core.metrics import mean_metric
 from trust_core.schemas import load_schema
 from trust_core.scoring import (
@@ -28,7 +29,7 @@ from trust_core.scoring import (
     records_of,
     verdict_record,
 )
-from trust_ethics.common import EthicsTask, as_number, lower_label, parsed_record, per_class_metric
+from trust_ethics.common import EthicsTask, lower_label, parsed_record, per_class_metric
 from trust_ethics.parsing import (
     NOT_SURE,
     NOT_WRONG,

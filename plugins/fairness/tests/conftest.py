@@ -10,12 +10,10 @@ The judge and the refusal judge here are deterministic rule-based implementation
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 from collections.abc import Callable, Sequence
 from importlib import resources
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -26,7 +24,6 @@ from trust_core.contracts import (
     REFUSED,
     Evaluators,
     EvaluatorUnavailable,
-    Generation,
     JudgeQuery,
     Prompt,
     Sample,
@@ -34,6 +31,11 @@ from trust_core.contracts import (
     Verdict,
 )
 from trust_core.data import sample_file
+from trust_core.testing import archive_path
+from trust_core.testing import assert_exportable as assert_exportable
+from trust_core.testing import generate as generate
+from trust_core.testing import metric as metric
+from trust_core.testing import scripted as scripted
 
 JUDGE_FAIL = "JUDGE_FAIL"
 """A response containing this makes the rule judge and the rule refusal judge fail (label None)."""
@@ -41,10 +43,7 @@ JUDGE_FAIL = "JUDGE_FAIL"
 REFUSAL_PATTERN = re.compile(r"\b(?:sorry|cannot|can't|won't|prefer not|no preference)\b|\bN/A\b", re.IGNORECASE)
 """What the rule refusal judge calls a refusal."""
 
-ARCHIVE = Path(
-    os.environ.get("TRUSTLLM_DATASET_ZIP")
-    or Path(__file__).resolve().parents[3].parent / "shared" / "datasets" / "trustllm" / "dataset.zip"
-)
+ARCHIVE = archive_path()
 """The TrustLLM data archive (tests that need it are skipped when it is absent)."""
 
 
@@ -129,20 +128,6 @@ def samples_of(task: Task, items: Sequence[dict[str, Any]] | None = None) -> lis
     return [task.to_sample(index, task.normalize(item)) for index, item in task.select_items(items)]
 
 
-def generate(
-    task: Task, samples: Sequence[Sample], respond: Callable[[Sample, Prompt], str | None], seed: int = 0
-) -> list[Generation]:
-    """Generations from a scripted model ``respond(sample, prompt)``."""
-    by_id = {sample.id: sample for sample in samples}
-    prompts = task.prompts(samples, seed)
-    return [Generation(sample=by_id[p.sample_id], prompt=p, text=respond(by_id[p.sample_id], p)) for p in prompts]
-
-
-def scripted(responses: dict[str, str | None]) -> Callable[[Sample, Prompt], str | None]:
-    """A model that answers each sample id with a fixed response."""
-    return lambda sample, prompt: responses[sample.id]
-
-
 def constant(response: str | None) -> Callable[[Sample, Prompt], str | None]:
     """A model that gives the same response to everything."""
     return lambda sample, prompt: response
@@ -153,29 +138,14 @@ def run(task: Task, respond: Callable[[Sample, Prompt], str | None], evaluators:
     return task.score(generate(task, samples_of(task, items), respond), evaluators, 0)
 
 
-def metric(score: Any, name: str, subset: str | None = None) -> Any:
-    """The one metric of ``score`` with this name and subset."""
-    found = [m for m in score.metrics if m.metric == name and m.subset == subset]
-    assert len(found) == 1, [(m.metric, m.subset) for m in score.metrics]
-    return found[0]
-
-
 def triple(value: Any) -> tuple[Any, int, int]:
     """(value, n, n_invalid) of a metric."""
     return value.value, value.n, value.n_invalid
 
 
-def assert_exportable(score: Any) -> None:
-    """Records and metrics are strict JSON (no NaN) and records are one per generation."""
-    json.dumps(score.records, allow_nan=False)
-    for value in score.metrics:
-        json.dumps([value.value, value.ci, dict(value.extra)], allow_nan=False)
-        assert 0 <= value.n_invalid <= value.n
-
-
 @pytest.fixture
 def kit() -> ModuleType:
-    """This module: the test doubles and helpers."""
+    """This module: the test doubles, and the helpers it re-exports from ``trust_core.testing``."""
     return sys.modules[__name__]
 
 

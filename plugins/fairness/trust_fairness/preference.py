@@ -9,8 +9,16 @@ from typing import Any
 from trust_core.contracts import Evaluators, Generation, MetricValue, Sample, TaskScore
 from trust_core.metrics import mean_of_metrics, skipped_metric
 from trust_core.schemas import load_schema
-from trust_core.scoring import base_record, empty_reason, ordered_subsets, records_of
-from trust_fairness.common import FairnessTask, apply_refusal_verdicts, refusal_records, rta_metric
+from trust_core.scoring import (
+    apply_refusal_verdicts,
+    base_record,
+    empty_reason,
+    ordered_subsets,
+    records_of,
+    refusal_records,
+    rta_metric,
+)
+from trust_fairness.common import FairnessTask
 from trust_fairness.parsing import parse_preference_choice
 
 PLAIN = "plain"

@@ -16,10 +16,12 @@ from trust_core.scoring import (
     mark_invalid,
     ordered_subsets,
     records_of,
+    refusal_records,
+    rta_metric,
     verdict_label,
     verdict_record,
 )
-from trust_fairness.common import FairnessTask, judge_or_unavailable, refusal_records, rta_metric
+from trust_fairness.common import FairnessTask, judge_or_unavailable
 from trust_fairness.parsing import (
     AGREE,
     ANTI_STEREOTYPE,

@@ -78,7 +78,7 @@ def test_a_refusing_model_has_zero_coverage_not_a_perfect_score(kit: ModuleType,
 
 
 def test_items_without_a_label_are_left_out_of_pearson_only(kit: ModuleType, evaluators: Any) -> None:
-    items = kit.packaged_items(TASK.data_file)
+    items = kit.packaged_items(TASK)
     items[5]["label"] = "NaN"
     samples = kit.samples_of(TASK, items)
     assert samples[5].item["label"] is None

@@ -77,7 +77,7 @@ def test_packaged_sample_loads_and_validates(task: Any) -> None:
 
 
 def test_packaged_leakage_sample_has_every_tld_kind_and_a_dot_org_gold(kit: ModuleType) -> None:
-    gold = [item["gt-email"] for item in kit.packaged_items(PrivacyLeakage.data_file)]
+    gold = [item["gt-email"] for item in kit.packaged_items(PrivacyLeakage)]
     assert {address.rsplit(".", 1)[1] for address in gold} == {"com", "net", "org", "edu"}
     assert all(extract_emails(address) == [address.lower()] for address in gold)
 

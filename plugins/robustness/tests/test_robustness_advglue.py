@@ -159,7 +159,7 @@ def test_a_missing_partner_makes_the_pair_invalid_and_wrong(kit: ModuleType, eva
 
 
 def test_a_doubled_member_makes_the_pair_ambiguous(kit: ModuleType, evaluators: Any) -> None:
-    items = kit.packaged_items(TASK.data_file)[6:8]  # sst2 pair 4: modified, original
+    items = kit.packaged_items(TASK)[6:8]  # sst2 pair 4: modified, original
     samples = kit.samples_of(TASK, [*items, dict(items[1])])
     score = TASK.score(kit.generate(TASK, samples, lambda s, p: "positive"), evaluators, 0)
     assert kit.metric(score, "acc_ben", "sst2").value == 0.0

@@ -74,12 +74,12 @@ def test_packaged_sample_is_not_copied_from_the_archive(kit: ModuleType) -> None
     for task in TASKS:
         archive = {json.dumps(item, sort_keys=True) for item in kit.archive_items(task.data_file)}
         prompts = {item["prompt"] for item in kit.archive_items(task.data_file)}
-        for item in kit.packaged_items(task.data_file):
+        for item in kit.packaged_items(task):
             assert json.dumps(item, sort_keys=True) not in archive and item["prompt"] not in prompts
 
 
 def test_packaged_ddxplus_gold_is_an_option(kit: ModuleType) -> None:
-    for item in kit.packaged_items(OodGeneralization.data_file):
+    for item in kit.packaged_items(OodGeneralization):
         if item["source"] == "ddxplus":
             assert item["label"] in diagnosis_options(item["prompt"])
 

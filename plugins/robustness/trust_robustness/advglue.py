@@ -9,10 +9,12 @@ from typing import Any
 import numpy as np
 
 from trust_core.contracts import Evaluators, Generation, MetricValue, Sample, TaskScore
+from trust_core.hygiene import as_int, repair_item
 from trust_core.metrics import bootstrap_ci, mean_metric, mean_of_metrics
 from trust_core.schemas import load_schema
 from trust_core.scoring import base_record, empty_reason, mark_invalid, ordered_subsets, sample_order
-from trust_robustness.common import RobustnessTask, as_int, clean_item, limit_whole_units
+from trust_core.selection import stratified_units
+from trust_robustness.common import RobustnessTask
 from trust_robustness.parsing import SENTIMENT2, YES_MAYBE_NO, YES_NO, LabelSet, parse_label
 
 GLUE_TASKS = ("sst2", "qqp", "qnli", "mnli")
@@ -118,7 +120,7 @@ class AdversarialGlue(RobustnessTask):
 
     def normalize(self, item: Mapping[str, Any]) -> Mapping[str, Any]:
         """Control characters dropped; ``label`` and ``index`` given as strings or integral floats become ints."""
-        repaired = clean_item(item)
+        repaired = repair_item(item)
         for key in ("label", "index"):
             if key in repaired:
                 repaired[key] = as_int(repaired[key])
@@ -133,7 +135,7 @@ class AdversarialGlue(RobustnessTask):
 
     def limit(self, samples: Sequence[Sample], limit: int | None) -> list[Sample]:
         """At most ``limit`` samples, whole pairs only, round-robin over the GLUE tasks."""
-        return limit_whole_units(samples, limit, lambda sample: pair_key(sample.item))
+        return stratified_units(samples, limit, lambda sample: pair_key(sample.item))
 
     def score(self, generations: Sequence[Generation], evaluators: Evaluators, seed: int) -> TaskScore:
         """Per GLUE task ``acc_ben``, ``acc_adv``, ``asr`` ↓, ``rs``; then their unweighted means and ``rs``."""

@@ -9,16 +9,15 @@ embeddings.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
-import numpy as np
-
 from trust_core.contracts import Evaluators, EvaluatorUnavailable, Generation, MetricValue, Sample, TaskScore
-from trust_core.metrics import bootstrap_ci, cosine, mean_over_valid, skipped_metric
+from trust_core.hygiene import as_int, repair_item
+from trust_core.metrics import cosine, mean_over_valid, skipped_metric
 from trust_core.schemas import load_schema
 from trust_core.scoring import base_record, empty_reason, ordered_subsets, sample_order
-from trust_robustness.common import RobustnessTask, as_int, clean_item, limit_whole_units
+from trust_core.selection import stratified_units
+from trust_robustness.common import RobustnessTask
 
 ORIGINAL = "original"
 PERTURBATIONS = (
@@ -46,7 +45,7 @@ def limit_groups(samples: Sequence[Sample], limit: int | None) -> list[Sample]:
     below the group size, e.g. ``--limit 2``), its original and its first ``limit - 1`` perturbations
     are taken, so a small limit still yields pairs; a larger limit always selects a superset.
     """
-    chosen = limit_whole_units(samples, limit, lambda sample: int(sample.item["index"]))
+    chosen = stratified_units(samples, limit, lambda sample: int(sample.item["index"]))
     if chosen or not samples or not limit or limit <= 0:
         return chosen
     group = int(samples[0].item["index"])
@@ -63,11 +62,7 @@ def mean_cosine_metric(
 
     The interval resamples instruction groups (pairs sharing an original answer move together).
     """
-    metric = mean_over_valid(task, METRIC, values, True, subset=subset, unit="pairs")
-    valid = np.array([value for value in values if value is not None], dtype=float)
-    valid_groups = [group for value, group in zip(values, groups, strict=True) if value is not None]
-    ci = bootstrap_ci(len(valid), lambda idx: float(valid[idx].mean()), groups=valid_groups) if len(valid) else None
-    return replace(metric, ci=ci)
+    return mean_over_valid(task, METRIC, values, True, subset=subset, groups=groups, unit="pairs")
 
 
 class AdversarialInstruction(RobustnessTask):
@@ -83,7 +78,7 @@ class AdversarialInstruction(RobustnessTask):
 
     def normalize(self, item: Mapping[str, Any]) -> Mapping[str, Any]:
         """Control characters dropped; an ``index`` given as a string or integral float becomes an int."""
-        repaired = clean_item(item)
+        repaired = repair_item(item)
         if "index" in repaired:
             repaired["index"] = as_int(repaired["index"])
         if isinstance(repaired.get("type"), str):

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from trust_core.contracts import Evaluators, EvaluatorUnavailable, Generation, JudgeQuery, MetricValue, TaskScore
+from trust_core.hygiene import repair_item
 from trust_core.metrics import mean_of_metrics, skipped_metric
 from trust_core.schemas import load_schema
 from trust_core.scoring import (
@@ -23,7 +24,7 @@ from trust_core.scoring import (
     verdict_label,
     verdict_record,
 )
-from trust_robustness.common import RobustnessTask, clean_item, single
+from trust_robustness.common import RobustnessTask, single
 from trust_robustness.parsing import SENTIMENT3, diagnosis_options, parse_diagnosis, parse_label, same_diagnosis
 
 FLIPKART, DDXPLUS = "flipkart", "ddxplus"
@@ -87,7 +88,7 @@ class OodGeneralization(RobustnessTask):
 
     def normalize(self, item: Mapping[str, Any]) -> Mapping[str, Any]:
         """Control characters dropped; a one-element list/dict label unwrapped; labels trimmed, lower case."""
-        repaired = clean_item(item)
+        repaired = repair_item(item)
         if "label" in repaired:
             label = single(repaired["label"])
             repaired["label"] = label.strip().lower() if isinstance(label, str) else label

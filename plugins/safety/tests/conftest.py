@@ -10,13 +10,11 @@ The refusal judge and the toxicity scorer here are deterministic rule-based impl
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 import zipfile
 from collections.abc import Callable, Sequence
 from importlib import resources
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -27,14 +25,16 @@ from trust_core.contracts import (
     REFUSED,
     Evaluators,
     EvaluatorUnavailable,
-    Generation,
     JudgeQuery,
-    Prompt,
     Sample,
     Task,
     Verdict,
 )
 from trust_core.data import normalize_items, sample_file
+from trust_core.testing import archive_path
+from trust_core.testing import assert_exportable as assert_exportable
+from trust_core.testing import generate as generate
+from trust_core.testing import metric as metric
 
 JUDGE_FAIL = "JUDGE_FAIL"
 """A response containing this makes the rule refusal judge fail (Verdict with label None)."""
@@ -45,10 +45,7 @@ SCORER_FAIL = "SCORER_FAIL"
 REFUSAL_JUDGE_ID = "rule-refusal/1"
 TOXICITY_SCORER_ID = "rule-toxicity/1"
 
-ARCHIVE = Path(
-    os.environ.get("TRUSTLLM_DATASET_ZIP")
-    or Path(__file__).resolve().parents[3].parent / "shared" / "datasets" / "trustllm" / "dataset.zip"
-)
+ARCHIVE = archive_path()
 """The TrustLLM data archive (tests that need it are skipped when it is absent)."""
 
 REFUSAL_OPENERS = ("i cannot", "i can't", "i won't", "sorry")
@@ -130,39 +127,14 @@ def samples_of(task: Task, items: Sequence[dict[str, Any]] | None = None) -> lis
     return [task.to_sample(index, item) for index, item in task.select_items(normalize_items(task, items))]
 
 
-def generate(
-    task: Task, samples: Sequence[Sample], respond: Callable[[Sample, Prompt], str | None], seed: int = 0
-) -> list[Generation]:
-    """Generations from a scripted model ``respond(sample, prompt)``, with the prompts the core would use."""
-    owner = task.generation_of() if task.generation_of else task
-    by_id = {sample.id: sample for sample in samples}
-    prompts = owner.prompts(samples, seed)
-    return [Generation(sample=by_id[p.sample_id], prompt=p, text=respond(by_id[p.sample_id], p)) for p in prompts]
-
-
 def scripted(responses: dict[str, str | None], default: str | None = "Sure, here it is.") -> Callable[..., str | None]:
     """A model that answers listed sample ids with fixed responses and every other one with ``default``."""
     return lambda sample, prompt: responses.get(sample.id, default)
 
 
-def metric(score: Any, name: str, subset: str | None = None) -> Any:
-    """The one metric of ``score`` with this name and subset."""
-    found = [m for m in score.metrics if m.metric == name and m.subset == subset]
-    assert len(found) == 1, [(m.metric, m.subset) for m in score.metrics]
-    return found[0]
-
-
-def assert_exportable(score: Any) -> None:
-    """Records and metrics are strict JSON (no NaN) and n_invalid never exceeds n."""
-    json.dumps(score.records, allow_nan=False)
-    for value in score.metrics:
-        json.dumps([value.value, value.ci, dict(value.extra)], allow_nan=False)
-        assert 0 <= value.n_invalid <= value.n
-
-
 @pytest.fixture
 def kit() -> ModuleType:
-    """This module: the test doubles and helpers."""
+    """This module: the test doubles, and the helpers it re-exports from ``trust_core.testing``."""
     return sys.modules[__name__]
 
 

@@ -16,30 +16,21 @@ message instead of a silent coercion.
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Mapping
 from typing import Any
 
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-"""C0 control characters and DEL, except tab, newline and carriage return."""
+from trust_core.hygiene import clean_text, is_missing
 
 CLASS_ORDER = ("first_class", "second_class", "third_class")
 """The key order of Do-Not-Answer's hierarchical labels, coarse to fine."""
 
 
-def is_missing(value: Any) -> bool:
-    """True for ``None`` and float ``NaN`` (how the archive's ``NaN`` literals parse)."""
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def clean_text(text: str) -> str:
-    """``text`` without control characters (tab, newline and carriage return are kept)."""
-    return CONTROL_CHARACTERS.sub("", text)
-
-
 def clean_value(value: Any) -> Any:
-    """A copy of ``value`` with control characters removed from every string and missing entries dropped."""
+    """A copy of ``value`` with control characters removed from every string and missing entries dropped.
+
+    Unlike :func:`trust_core.hygiene.repair_value`, which turns NaN into None, a missing entry is dropped
+    here, so the item schema names a missing required field.
+    """
     if isinstance(value, str):
         return clean_text(value)
     if isinstance(value, Mapping):

@@ -9,6 +9,7 @@ from typing import Any
 from trust_core.contracts import Evaluators, Generation, JudgeQuery, MetricValue, Sample, TaskScore, Verdict
 from trust_core.metrics import cosine, mean_metric, mean_over_valid
 from trust_core.schemas import load_schema
+from trust_core.selection import stratified_units
 from trust_truthfulness.common import (
     TruthfulnessTask,
     base_record,
@@ -61,46 +62,15 @@ def with_pair_ids(items: Sequence[Mapping[str, Any]]) -> list[tuple[int, Mapping
     return selected
 
 
-def selection_units(samples: Sequence[Sample]) -> list[list[Sample]]:
-    """Samples grouped into units that ``limit`` keeps whole: one per preference pair, else one per sample.
-
-    Units are in file order of their first member.
-    """
-    units: list[list[Sample]] = []
-    by_pair: dict[str, list[Sample]] = {}
-    for sample in samples:
-        key = pair_id_of(sample.item) if sample.subset == PREFERENCE else None
-        if key is None:
-            units.append([sample])
-        elif key in by_pair:
-            by_pair[key].append(sample)
-        else:
-            by_pair[key] = [sample]
-            units.append(by_pair[key])
-    return units
+def preference_pair(sample: Sample) -> str | None:
+    """The unit key ``limit`` keeps whole: a preference sample's pair id; None (a unit of its own) otherwise."""
+    return pair_id_of(sample.item) if sample.subset == PREFERENCE else None
 
 
 def limit_whole_pairs(samples: Sequence[Sample], limit: int | None) -> list[Sample]:
-    """At most ``limit`` samples, round-robin over subsets, never splitting a preference pair.
-
-    Units (pairs or single samples) are taken round-robin over subsets in order of first
-    appearance, as long as they fit; the first unit that does not fit ends the selection,
-    so a larger limit always selects a superset. The result is in file order.
-    """
-    if limit is None or limit >= len(samples):
-        return list(samples)
-    buckets: dict[str | None, list[list[Sample]]] = {}
-    for unit in selection_units(samples):
-        buckets.setdefault(unit[0].subset, []).append(unit)
-    queues = list(buckets.values())
-    rounds = max(len(queue) for queue in queues)
-    ordered = [queue[i] for i in range(rounds) for queue in queues if i < len(queue)]
-    chosen: set[int] = set()
-    for unit in ordered:
-        if len(chosen) + len(unit) > limit:
-            break
-        chosen.update(id(sample) for sample in unit)
-    return [sample for sample in samples if id(sample) in chosen]
+    """At most ``limit`` samples, round-robin over subsets, never splitting a preference pair
+    (:func:`trust_core.selection.stratified_units`: a larger limit always selects a superset; file order)."""
+    return stratified_units(samples, limit, preference_pair)
 
 
 # --------------------------------------------------------------------------- judging and scoring
