@@ -142,12 +142,21 @@ class Backend(ABC):
 # --------------------------------------------------------------------------- compression
 
 
+@dataclass(frozen=True)
+class Variant:
+    """What a quantizer or pruner produced: a model spec any backend can load (usually the output
+    folder) and the method's own measurements (sparsity, per-layer pattern checks, calibration source
+    and its sha256, library versions). The core adds provenance and writes ``variant.json``."""
+
+    model: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
 class Quantizer(ABC):
     """Produces or loads a quantized variant of a model.
 
-    ``quantize`` writes the variant to ``output_dir`` and returns the model spec
-    (a path) any backend can load; ``recipe`` holds method options such as bits
-    and group size. The recipe and its digest are recorded with every result.
+    ``quantize`` writes the variant to ``output_dir`` and returns it; ``recipe`` holds method
+    options such as ``bits`` and ``group_size``. The recipe is recorded with every result.
     """
 
     name: ClassVar[str]
@@ -155,20 +164,24 @@ class Quantizer(ABC):
     description: ClassVar[str] = ""
 
     @abstractmethod
-    def quantize(self, model: str, recipe: Mapping[str, Any], output_dir: Path) -> str:
-        """Write the quantized variant of ``model`` under ``output_dir``; return its model spec."""
+    def quantize(self, model: str, recipe: Mapping[str, Any], output_dir: Path) -> Variant:
+        """Write the quantized variant of ``model`` (a path or id) under ``output_dir``."""
 
 
 class Pruner(ABC):
-    """Produces a pruned variant of a model (unstructured or N:M sparsity)."""
+    """Produces a pruned variant of a model (unstructured or N:M sparsity).
+
+    ``recipe`` holds ``sparsity`` (a fraction), ``pattern`` ("2:4", "4:8" or None for unstructured),
+    ``calibration_samples`` and ``seed``.
+    """
 
     name: ClassVar[str]
     version: ClassVar[str] = "1"
     description: ClassVar[str] = ""
 
     @abstractmethod
-    def prune(self, model: str, recipe: Mapping[str, Any], output_dir: Path) -> str:
-        """Write the pruned variant of ``model`` under ``output_dir``; return its model spec."""
+    def prune(self, model: str, recipe: Mapping[str, Any], output_dir: Path) -> Variant:
+        """Write the pruned variant of ``model`` (a path or id) under ``output_dir``."""
 
 
 # --------------------------------------------------------------------------- evaluators

@@ -18,7 +18,7 @@ the contracts, not imitations of a model:
 * judge ``shouting`` (default toxicity scorer, needs a Perspective key only to show
   ``unavailable_reason``): score = share of upper-case letters.
 * embedder ``hashing``: bag-of-words vectors hashed into 64 dimensions.
-* quantizer ``copy`` and pruner ``copy``: write the model spec unchanged to a file.
+* quantizer ``copy`` and pruner ``copy``: record the base model spec and return the scripted echo model.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ from trust_core.contracts import (
     Sample,
     Task,
     TaskScore,
+    Variant,
     Verdict,
 )
 from trust_core.metrics import mean_metric, mean_over_valid, skipped_metric
@@ -247,10 +248,10 @@ class CopyQuantizer(Quantizer):
 
     name = "copy"
 
-    def quantize(self, model: str, recipe: Mapping[str, Any], output_dir: Path) -> str:
+    def quantize(self, model: str, recipe: Mapping[str, Any], output_dir: Path) -> Variant:
         output_dir.mkdir(parents=True, exist_ok=True)
         (output_dir / "model.txt").write_text(model)
-        return str(output_dir / "model.txt")
+        return Variant("scripted:echo", {"copied_from": model, "bits": recipe.get("bits")})
 
 
 class CopyPruner(Pruner):
@@ -258,10 +259,10 @@ class CopyPruner(Pruner):
 
     name = "copy"
 
-    def prune(self, model: str, recipe: Mapping[str, Any], output_dir: Path) -> str:
+    def prune(self, model: str, recipe: Mapping[str, Any], output_dir: Path) -> Variant:
         output_dir.mkdir(parents=True, exist_ok=True)
         (output_dir / "model.txt").write_text(model)
-        return str(output_dir / "model.txt")
+        return Variant("scripted:echo", {"copied_from": model, "sparsity": recipe.get("sparsity")})
 
 
 @hookimpl
