@@ -149,6 +149,46 @@ def _run_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def _compression_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option(
+            "--prune",
+            metavar="METHOD",
+            help="Prune the model first with this pruner (e.g. wanda, "
+            "magnitude, sparsegpt); the variant is cached in RUN_DIR/variants and reused.",
+        ),
+        click.option("--quantize", metavar="METHOD", help="Quantize the model first with this quantizer (e.g. hqq)."),
+        click.option(
+            "--sparsity",
+            type=click.FloatRange(0, 1, min_open=True, max_open=True),
+            help="Pruning: fraction of weights to zero (default 0.5).",
+        ),
+        click.option("--pattern", metavar="N:M", help="Pruning: N:M semi-structured pattern, e.g. 2:4 or 4:8."),
+        click.option(
+            "--quant-bits",
+            "--hqq_bits",
+            "quant_bits",
+            type=click.IntRange(1, 16),
+            help="Quantization: bits per weight (default 4).",
+        ),
+        click.option(
+            "--quant-group-size",
+            "--hqq_groupsize",
+            "quant_group_size",
+            type=click.IntRange(1),
+            help="Quantization: group size (default 64).",
+        ),
+        click.option(
+            "--calibration-samples",
+            type=click.IntRange(1),
+            help="Calibration sequences for methods that use them (plugin default otherwise).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 def _evaluate_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option(
@@ -186,9 +226,26 @@ def _evaluate_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def _request(params: dict[str, Any]) -> Any:
+    """The compression request in ``params`` (removing its options), or None."""
+    from trust_core.compression import compression_request
+
+    return compression_request(
+        params.pop("prune", None),
+        params.pop("quantize", None),
+        sparsity=params.pop("sparsity", None),
+        pattern=params.pop("pattern", None),
+        bits=params.pop("quant_bits", None),
+        group_size=params.pop("quant_group_size", None),
+        calibration_samples=params.pop("calibration_samples", None),
+        seed=params.get("seed", 42),
+    )
+
+
 def _build_options(params: dict[str, Any]) -> Any:
     from trust_core.runner import RunOptions
 
+    compression = _request(params)
     secrets = {name: params.pop(f"{name}_api_key") for name in SECRET_OPTIONS}
     backend_options = BackendOptions(
         batch_size=params.pop("batch_size"),
@@ -197,7 +254,7 @@ def _build_options(params: dict[str, Any]) -> Any:
         secrets={name: value for name, value in secrets.items() if value},
     )
     params.pop("samples_output", None)
-    return RunOptions(backend_options=backend_options, **params)
+    return RunOptions(backend_options=backend_options, compression=compression, **params)
 
 
 # --------------------------------------------------------------------------- run / generate / evaluate
@@ -205,6 +262,7 @@ def _build_options(params: dict[str, Any]) -> Any:
 
 @cli.command()
 @_run_options
+@_compression_options
 @_evaluate_options
 @click.pass_context
 def run(ctx: click.Context, **params: Any) -> None:
@@ -223,6 +281,7 @@ def run(ctx: click.Context, **params: Any) -> None:
 
 @cli.command()
 @_run_options
+@_compression_options
 @click.pass_context
 def generate(ctx: click.Context, **params: Any) -> None:
     """Generate responses only (the seed's --do_generate); score later with `trust evaluate`."""
@@ -233,6 +292,7 @@ def generate(ctx: click.Context, **params: Any) -> None:
 
 @cli.command()
 @_run_options
+@_compression_options
 @_evaluate_options
 @click.option(
     "--generations",
@@ -252,6 +312,45 @@ def evaluate(ctx: click.Context, **params: Any) -> None:
 
     samples_output = params.get("samples_output")
     execute(_registry(ctx), _build_options(params), "evaluate", samples_output)
+
+
+@cli.command()
+@click.option(
+    "--model",
+    "--model_path",
+    "model",
+    metavar="MODEL",
+    help="Base model: HF id, local folder, GGUF file or alias (default: the embedded model).",
+)
+@_compression_options
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write the variant and its variant.json to (must not exist or be empty).",
+)
+@click.option("--seed", type=int, default=42, show_default=True, help="Seed for calibration sampling.")
+@click.option("--trust-remote-code", is_flag=True, help="Allow code from model repositories to run.")
+@click.pass_context
+def compress(ctx: click.Context, **params: Any) -> None:
+    """Produce a pruned or quantized variant of a model, with a variant.json recording how.
+
+    \b
+    Example:
+      trust compress --model smollm2 --prune wanda --pattern 2:4 --out variants/smollm2-wanda-2of4
+      trust run --model variants/smollm2-wanda-2of4 --tasks truthfulness/hallucination --limit 3
+    """
+    from trust_core.compression import compress as produce
+
+    registry = _registry(ctx)
+    request = _request(params)
+    if request is None:
+        raise click.UsageError("give --prune METHOD or --quantize METHOD")
+    options = BackendOptions(trust_remote_code=params["trust_remote_code"])
+    info = produce(registry, params["model"] or registry.default_model(), request, params["out"], options)
+    click.echo(json.dumps({key: info[key] for key in ("kind", "method", "recipe", "size_bytes", "seconds")}))
+    click.echo(f"variant: {params['out']}")
 
 
 # --------------------------------------------------------------------------- listings

@@ -232,6 +232,11 @@ class Registry:
             available = ", ".join(self.names(kind)) or "none installed"
             raise UserError(f"{option} {name}: unknown {kind} (available: {available})") from None
 
+    def compressor(self, kind: str, method: str) -> Pruner | Quantizer:
+        """A new pruner (``kind`` "pruner") or quantizer (``kind`` "quantizer") registered as ``method``."""
+        option = "--prune" if kind == "pruner" else "--quantize"
+        return self._lookup(kind, method, option)()
+
     def tasks(self) -> list[type[Task]]:
         """Every registered task class, sorted by id."""
         return [self.components["task"][name] for name in self.names("task")]

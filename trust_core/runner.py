@@ -58,6 +58,7 @@ class RunOptions:
     embedder: str | None = None
     backend_options: BackendOptions = field(default_factory=BackendOptions)
     generations_dir: Path | None = None
+    compression: Any = None
 
 
 @dataclass(frozen=True)

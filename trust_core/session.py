@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from trust_core import __version__
+from trust_core.compression import cached_variant, read_variant, variant_model
 from trust_core.contracts import Backend
 from trust_core.data import DataSource
 from trust_core.errors import UserError
@@ -48,6 +49,7 @@ def execute(registry: Registry, options: RunOptions, command: str, samples_outpu
         Store.remove(options.run_dir)
     store = Store.in_run_dir(options.run_dir)
     backend: Backend | None = None
+    variant: dict[str, Any] | None = None
     try:
         if options.generations_dir is not None:
             task_data, generations = imported_generations(task_data, options.generations_dir, options.limit)
@@ -55,6 +57,13 @@ def execute(registry: Registry, options: RunOptions, command: str, samples_outpu
             report = None
         else:
             model_spec = options.model or registry.default_model()
+            variant = read_variant(registry.resolve_model(model_spec))
+            if variant is not None:  # --model <variant folder>: load what the folder stands for
+                model_spec = variant_model(Path(registry.resolve_model(model_spec)), variant)
+            if options.compression is not None:
+                model_spec, variant = cached_variant(
+                    registry, model_spec, options.compression, options.run_dir, options.backend_options
+                )
             backend = registry.make_backend(model_spec, options.backend, options.backend_options)
             model_info = {"spec": model_spec, "source": "generated", **_model_description(backend)}
             planned = plan(task_data, backend, options)
@@ -64,6 +73,7 @@ def execute(registry: Registry, options: RunOptions, command: str, samples_outpu
             generations = stored_generations(planned, store)
         scores, evaluators_info = _scoring_stage(registry, options, store, task_data, generations, backend)
         results = _assemble(registry, options, command, started, model_info, task_data, scores, report, evaluators_info)
+        results["run"]["variant"] = variant
         _write_outputs(options, results, scores, samples_output)
     finally:
         if backend is not None:

@@ -1,0 +1,114 @@
+"""`trust compress` and `trust run --prune/--quantize`: variants with provenance, cached by recipe."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from trust_core.compression import compression_request, weights_digest
+from trust_core.schemas import load_schema, validator
+
+NO_ENTRY_POINTS = {"TRUST_LOAD_PLUGINS": ""}
+
+
+def test_compress_writes_a_schema_valid_variant_json(scripted, tmp_path: Path):
+    out = tmp_path / "variant"
+    result = scripted(
+        "compress",
+        "--model",
+        "scripted:echo",
+        "--prune",
+        "copy",
+        "--pattern",
+        "2:4",
+        "--out",
+        str(out),
+        env=NO_ENTRY_POINTS,
+    )
+    assert result.code == 0, result.stderr
+    info = json.loads((out / "variant.json").read_text())
+    assert not list(validator(load_schema("variant.schema.json")).iter_errors(info))
+    assert info["kind"] == "prune" and info["method"] == "copy"
+    assert info["recipe"] == {"sparsity": 0.5, "pattern": "2:4", "seed": 42}
+    assert info["base_model"]["spec"] == "scripted:echo" and info["base_model"]["fingerprint"]
+    assert info["plugin"] == {"name": "scripted", "version": "file"}
+    assert info["details"] == {"copied_from": "scripted:echo", "sparsity": 0.5}
+    assert info["size_bytes"] == (out / "model.txt").stat().st_size
+    again = scripted("compress", "--model", "scripted:echo", "--prune", "copy", "--out", str(out), env=NO_ENTRY_POINTS)
+    assert again.code == 2 and "already holds a variant" in again.stderr
+    run = scripted("run", "--model", str(out), "--tasks", "echo", "--run-dir", str(tmp_path / "r"), env=NO_ENTRY_POINTS)
+    assert run.code == 0, run.stderr
+    recorded = json.loads((tmp_path / "r" / "results.json").read_text())["run"]["variant"]
+    assert recorded == info
+
+
+def test_run_with_prune_compresses_once_and_records_the_recipe(scripted, tmp_path: Path):
+    args = (
+        "run",
+        "--model",
+        "scripted:echo",
+        "--prune",
+        "copy",
+        "--sparsity",
+        "0.25",
+        "--tasks",
+        "echo",
+        "--run-dir",
+        str(tmp_path),
+    )
+    first = scripted(*args, env=NO_ENTRY_POINTS)
+    assert first.code == 0, first.stderr
+    variants = list((tmp_path / "variants").iterdir())
+    assert len(variants) == 1
+    created = (variants[0] / "variant.json").read_text()
+    run = json.loads((tmp_path / "results.json").read_text())["run"]
+    assert run["variant"]["method"] == "copy" and run["variant"]["recipe"]["sparsity"] == 0.25
+    second = scripted(*args, env=NO_ENTRY_POINTS)
+    assert second.code == 0 and "already stored" in second.stderr
+    assert list((tmp_path / "variants").iterdir()) == variants
+    assert (variants[0] / "variant.json").read_text() == created
+    other = scripted(
+        *args[:-4], "--sparsity", "0.75", "--tasks", "echo", "--run-dir", str(tmp_path), env=NO_ENTRY_POINTS
+    )
+    assert other.code == 0, other.stderr
+    assert len(list((tmp_path / "variants").iterdir())) == 2
+
+
+def test_bad_compression_options_exit_2(scripted, tmp_path: Path):
+    both = scripted(
+        "compress",
+        "--prune",
+        "copy",
+        "--quantize",
+        "copy",
+        "--model",
+        "scripted:echo",
+        "--out",
+        str(tmp_path / "v"),
+        env=NO_ENTRY_POINTS,
+    )
+    assert both.code == 2 and "choose one" in both.stderr
+    unknown = scripted(
+        "compress", "--prune", "nope", "--model", "scripted:echo", "--out", str(tmp_path / "v"), env=NO_ENTRY_POINTS
+    )
+    assert unknown.code == 2 and "--prune nope: unknown pruner" in unknown.stderr
+    neither = scripted("compress", "--model", "scripted:echo", "--out", str(tmp_path / "v"), env=NO_ENTRY_POINTS)
+    assert neither.code == 2 and "--prune METHOD or --quantize METHOD" in neither.stderr
+    assert not (tmp_path / "v").exists()
+
+
+def test_quantize_recipe_defaults_and_request_digest():
+    request = compression_request(None, "hqq", bits=None, group_size=None, seed=1)
+    assert request.recipe == {"bits": 4, "group_size": 64, "seed": 1}
+    assert request.digest != compression_request(None, "hqq", bits=8, seed=1).digest
+
+
+def test_weights_digest_covers_weight_files_only(tmp_path: Path):
+    (tmp_path / "model.safetensors").write_bytes(b"abc")
+    (tmp_path / "config.json").write_text("{}")
+    digest, size = weights_digest(tmp_path)
+    assert size == 5
+    (tmp_path / "config.json").write_text('{"x": 1}')
+    assert weights_digest(tmp_path)[0] == digest
+    (tmp_path / "model.safetensors").write_bytes(b"abd")
+    assert weights_digest(tmp_path)[0] != digest

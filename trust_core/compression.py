@@ -1,0 +1,187 @@
+"""Producing model variants with quantizer and pruner plugins, with provenance.
+
+``trust compress`` (and ``trust run --prune/--quantize``) resolves the base model,
+asks the plugin for the variant, and writes ``variant.json`` beside it:
+base model and its fingerprint, method, recipe, seed, the plugin's measurements,
+library versions, the weights' digest and size on disk. ``trust run --model <dir>``
+on a folder with ``variant.json`` records it in results as ``run.variant``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trust_core import __version__
+from trust_core.contracts import BackendOptions, Variant, content_hash
+from trust_core.errors import UserError
+from trust_core.registry import Registry
+from trust_core.schemas import load_schema, validator
+
+VARIANT_FILE = "variant.json"
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".pth")
+
+
+@dataclass(frozen=True)
+class CompressionRequest:
+    """What to produce: ``kind`` "prune" or "quantize", the plugin ``method`` and its recipe."""
+
+    kind: str
+    method: str
+    recipe: dict[str, Any]
+
+    @property
+    def digest(self) -> str:
+        """Short content hash of the request (names cached variants)."""
+        return content_hash([self.kind, self.method, self.recipe])[:16]
+
+
+def compression_request(
+    prune: str | None,
+    quantize: str | None,
+    *,
+    sparsity: float | None = None,
+    pattern: str | None = None,
+    bits: int | None = None,
+    group_size: int | None = None,
+    calibration_samples: int | None = None,
+    seed: int = 42,
+) -> CompressionRequest | None:
+    """The request the options describe, or None when neither ``--prune`` nor ``--quantize`` was given."""
+    if prune and quantize:
+        raise UserError("--prune and --quantize: choose one (compose variants by compressing a variant)")
+    if prune:
+        recipe = {"sparsity": sparsity if sparsity is not None else 0.5, "pattern": pattern}
+        if calibration_samples is not None:
+            recipe["calibration_samples"] = calibration_samples
+        return CompressionRequest("prune", prune, {**recipe, "seed": seed})
+    if quantize:
+        if sparsity is not None or pattern is not None:
+            raise UserError("--sparsity/--pattern apply to --prune, not --quantize")
+        recipe = {"bits": bits if bits is not None else 4, "group_size": group_size if group_size is not None else 64}
+        if calibration_samples is not None:
+            recipe["calibration_samples"] = calibration_samples
+        return CompressionRequest("quantize", quantize, {**recipe, "seed": seed})
+    return None
+
+
+def read_variant(model: str) -> dict[str, Any] | None:
+    """The ``variant.json`` of a model folder, or None for a model that is not a variant."""
+    path = Path(model) / VARIANT_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+
+
+def weights_digest(folder: Path) -> tuple[str, int]:
+    """sha256 over the weight files of ``folder`` (names and contents, sorted) and its total size in bytes."""
+    digest = hashlib.sha256()
+    total = 0
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        total += path.stat().st_size
+        if path.suffix in WEIGHT_SUFFIXES:
+            digest.update(path.relative_to(folder).as_posix().encode())
+            with path.open("rb") as handle:
+                while chunk := handle.read(2**22):
+                    digest.update(chunk)
+    return digest.hexdigest(), total
+
+
+def compress(
+    registry: Registry, model_spec: str, request: CompressionRequest, out_dir: Path, options: BackendOptions
+) -> dict[str, Any]:
+    """Produce the variant in ``out_dir`` (which must not hold one already) and write its ``variant.json``."""
+    kind = "pruner" if request.kind == "prune" else "quantizer"
+    component = registry.compressor(kind, request.method)
+    if (out_dir / VARIANT_FILE).exists():
+        raise UserError(f"--out {out_dir}: already holds a variant (remove it or choose another folder)")
+    base = registry.make_backend(model_spec, None, options)
+    resolved, fingerprint = base.model, base.fingerprint()
+    base.close()
+    work_dir = out_dir.with_name(f".{out_dir.name}.partial-{os.getpid()}")
+    shutil.rmtree(work_dir, ignore_errors=True)
+    work_dir.mkdir(parents=True)
+    started = time.time()
+    try:
+        variant = _produce(component, request, resolved, work_dir)
+    except BaseException:
+        shutil.rmtree(work_dir, ignore_errors=True)
+        raise
+    info = _variant_record(registry, model_spec, resolved, fingerprint, request, kind, variant, started)
+    info["model"] = "." if Path(variant.model).resolve() == work_dir.resolve() else variant.model
+    _finish(work_dir, out_dir, info)
+    return info
+
+
+def variant_model(folder: Path, info: dict[str, Any]) -> str:
+    """The model spec a variant folder stands for: the folder itself, or the spec its plugin returned."""
+    model = info.get("model", ".")
+    return str(folder) if model == "." else str(model)
+
+
+def _produce(component: Any, request: CompressionRequest, model: str, work_dir: Path) -> Variant:
+    if request.kind == "prune":
+        return component.prune(model, request.recipe, work_dir)
+    return component.quantize(model, request.recipe, work_dir)
+
+
+def _variant_record(
+    registry: Registry,
+    spec: str,
+    resolved: str,
+    fingerprint: str,
+    request: CompressionRequest,
+    kind: str,
+    variant: Variant,
+    started: float,
+) -> dict[str, Any]:
+    plugin = registry.plugin_of(kind, request.method)
+    return {
+        "schema_version": "1",
+        "base_model": {"spec": spec, "resolved": resolved, "fingerprint": fingerprint},
+        "kind": request.kind,
+        "method": request.method,
+        "recipe": request.recipe,
+        "seed": request.recipe.get("seed"),
+        "plugin": {"name": plugin.name, "version": plugin.version},
+        "trust_version": __version__,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "seconds": round(time.time() - started, 1),
+        "details": dict(variant.details),
+    }
+
+
+def _finish(work_dir: Path, out_dir: Path, info: dict[str, Any]) -> None:
+    """Record digest and size, validate, write variant.json, and move the folder into place."""
+    info["weights_sha256"], info["size_bytes"] = weights_digest(work_dir)
+    errors = list(validator(load_schema("variant.schema.json")).iter_errors(info))
+    if errors:
+        shutil.rmtree(work_dir, ignore_errors=True)
+        raise ValueError(f"variant.json does not match variant.schema.json: {errors[0].message}")
+    (work_dir / VARIANT_FILE).write_text(json.dumps(info, indent=2, default=str) + "\n", encoding="utf-8")
+    if out_dir.exists():
+        if any(out_dir.iterdir()):
+            raise UserError(f"--out {out_dir}: not empty")
+        out_dir.rmdir()
+    os.replace(work_dir, out_dir)
+
+
+def cached_variant(
+    registry: Registry, model_spec: str, request: CompressionRequest, run_dir: Path, options: BackendOptions
+) -> tuple[str, dict[str, Any]]:
+    """The variant for ``request`` under ``run_dir/variants/``, produced on first use and reused after."""
+    base = registry.make_backend(model_spec, None, options)
+    fingerprint = base.fingerprint()
+    base.close()
+    folder = run_dir / "variants" / f"{request.method}-{content_hash([fingerprint, request.digest])[:16]}"
+    info = read_variant(str(folder)) or compress(registry, model_spec, request, folder, options)
+    return variant_model(folder, info), info
