@@ -56,14 +56,7 @@ def execute(registry: Registry, options: RunOptions, command: str, samples_outpu
             model_info: dict[str, Any] = {"spec": str(options.generations_dir), "source": "imported"}
             report = None
         else:
-            model_spec = options.model or registry.default_model()
-            variant = read_variant(registry.resolve_model(model_spec))
-            if variant is not None:  # --model <variant folder>: load what the folder stands for
-                model_spec = variant_model(Path(registry.resolve_model(model_spec)), variant)
-            if options.compression is not None:
-                model_spec, variant = cached_variant(
-                    registry, model_spec, options.compression, options.run_dir, options.backend_options
-                )
+            model_spec, variant = _resolve_model(registry, options)
             backend = registry.make_backend(model_spec, options.backend, options.backend_options)
             model_info = {"spec": model_spec, "source": "generated", **_model_description(backend)}
             planned = plan(task_data, backend, options)
@@ -79,6 +72,20 @@ def execute(registry: Registry, options: RunOptions, command: str, samples_outpu
         if backend is not None:
             backend.close()
         store.close()
+
+
+def _resolve_model(registry: Registry, options: RunOptions) -> tuple[str, dict[str, Any] | None]:
+    """The model spec to load and its variant record: ``--model`` may name a variant folder, and
+    ``--prune``/``--quantize`` produce (or reuse) a variant of it in the run directory."""
+    model_spec = options.model or registry.default_model()
+    variant = read_variant(registry.resolve_model(model_spec))
+    if variant is not None:  # --model <variant folder>: load what the folder stands for
+        model_spec = variant_model(Path(registry.resolve_model(model_spec)), variant)
+    if options.compression is not None:
+        model_spec, variant = cached_variant(
+            registry, model_spec, options.compression, options.run_dir, options.backend_options
+        )
+    return model_spec, variant
 
 
 def _generate(planned: list[PlannedPrompt], backend: Backend, store: Store) -> GenerationReport:
