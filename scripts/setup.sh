@@ -21,7 +21,7 @@ core="."
 plugins=(
     plugins/hf plugins/smollm2 plugins/sentence_transformers
     plugins/truthfulness plugins/safety plugins/fairness plugins/robustness plugins/privacy plugins/ethics
-    plugins/refusal plugins/perspective plugins/longformer
+    plugins/refusal plugins/perspective plugins/longformer plugins/wanda
 )
 if [[ "${1:-}" == "--test" ]]; then
     core=".[test]"

@@ -29,10 +29,10 @@ def test_compress_writes_a_schema_valid_variant_json(scripted, tmp_path: Path):
     info = json.loads((out / "variant.json").read_text())
     assert not list(validator(load_schema("variant.schema.json")).iter_errors(info))
     assert info["kind"] == "prune" and info["method"] == "copy"
-    assert info["recipe"] == {"sparsity": 0.5, "pattern": "2:4", "seed": 42}
+    assert info["recipe"] == {"pattern": "2:4", "seed": 42}
     assert info["base_model"]["spec"] == "scripted:echo" and info["base_model"]["fingerprint"]
     assert info["plugin"] == {"name": "scripted", "version": "file"}
-    assert info["details"] == {"copied_from": "scripted:echo", "sparsity": 0.5}
+    assert info["details"] == {"copied_from": "scripted:echo", "sparsity": None}
     assert info["size_bytes"] == (out / "model.txt").stat().st_size
     again = scripted("compress", "--model", "scripted:echo", "--prune", "copy", "--out", str(out), env=NO_ENTRY_POINTS)
     assert again.code == 2 and "already holds a variant" in again.stderr

@@ -266,3 +266,32 @@ def test_a_model_as_refusal_judge_and_toxicity_rater(trust, tmp_path: Path):
     if share["value"] < 1.0:  # some answers were not refused: the LLM rater scored them
         assert results["run"]["toxicity_scorer"]["judge"] == "llm"
         assert toxicity["n"] >= 1
+
+
+@pytest.mark.slow
+def test_run_a_pruned_variant_of_the_default_model(trust, tmp_path: Path):
+    pytest.importorskip("trust_wanda")
+    args = (
+        "run",
+        "--prune",
+        "magnitude",
+        "--pattern",
+        "4:8",
+        "--tasks",
+        "hallucination",
+        "--limit",
+        "2",
+        "--max-new-tokens",
+        "16",
+        "--run-dir",
+        str(tmp_path),
+    )
+    result = trust(*args)
+    assert result.code == 0, result.stderr
+    results, _ = _metrics(tmp_path / "results.json")
+    variant = results["run"]["variant"]
+    assert (variant["method"], variant["recipe"]["pattern"]) == ("magnitude", "4:8")
+    assert variant["details"]["pattern_ok"] is True
+    assert results["run"]["model"]["backend"] == "hf"
+    again = trust(*args)
+    assert again.code == 0 and "2 already stored, 0 generated" in again.stderr

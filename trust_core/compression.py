@@ -57,7 +57,9 @@ def compression_request(
     if prune and quantize:
         raise UserError("--prune and --quantize: choose one (compose variants by compressing a variant)")
     if prune:
-        recipe = {"sparsity": sparsity if sparsity is not None else 0.5, "pattern": pattern}
+        recipe: dict[str, Any] = {"pattern": pattern}
+        if sparsity is not None or pattern is None:  # an N:M pattern implies its own sparsity
+            recipe["sparsity"] = sparsity if sparsity is not None else 0.5
         if calibration_samples is not None:
             recipe["calibration_samples"] = calibration_samples
         return CompressionRequest("prune", prune, {**recipe, "seed": seed})
