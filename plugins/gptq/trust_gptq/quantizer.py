@@ -8,6 +8,7 @@ folder that way and generates a few tokens before returning.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -184,13 +185,16 @@ class GptqQuantizer(Quantizer):
             model = GPTQModel.load(location, config, device="cpu", dtype=torch.float32)
         except OSError as exc:
             raise UserError(f"gptq: cannot load {source.location}: {exc}") from None
-        model.quantize(samples, batch_size=1)
-        quantize_seconds = time.perf_counter() - started
-        model.save(str(output_dir))
-        del model
+        output_dir = output_dir.resolve()
+        with contextlib.chdir(scratch):  # GPTQModel also writes run logs to ./logs of the working directory
+            model.quantize(samples, batch_size=1)
+            quantize_seconds = time.perf_counter() - started
+            model.save(str(output_dir))
+            del model
         if not (output_dir / "tokenizer_config.json").is_file():
             AutoTokenizer.from_pretrained(location).save_pretrained(output_dir)
-        check = reload_and_generate(output_dir)
+        with contextlib.chdir(scratch):
+            check = reload_and_generate(output_dir)
         details: dict[str, Any] = {
             "method": "gptq",
             **recipe.as_dict(),
