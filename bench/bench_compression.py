@@ -99,7 +99,7 @@ def tail(log: Path, lines: int = 3) -> str:
 
 def generate(model: str, n: int, max_new_tokens: int, result: Path) -> None:
     """Warm up, then time ``n`` greedy chat completions of ``model`` through ``hf``; write the counts to ``result``."""
-    from trust_hf.backend import HFBackend
+    from trust_hf import HFBackend
 
     from trust_core.contracts import BackendOptions, ChatRequest, GenerationSettings
 

@@ -19,7 +19,7 @@ pip=(.venv/bin/pip install --quiet --progress-bar off)
 
 core="."
 plugins=(
-    plugins/hf plugins/smollm2 plugins/sentence_transformers
+    libs/transformers plugins/hf plugins/smollm2 plugins/sentence_transformers
     plugins/truthfulness plugins/safety plugins/fairness plugins/robustness plugins/privacy plugins/ethics
     plugins/refusal plugins/perspective plugins/longformer plugins/wanda
 )

@@ -15,8 +15,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import REPO
 
+from conftest import REPO
 from trust_core.results import validate_results
 
 TRUTHFULNESS_METRICS = {

@@ -66,7 +66,6 @@ def test_judge_records_backend_failures():
 
 def test_llm_judge_on_the_generation_model_shares_its_backend(monkeypatch):
     from conftest import PLUGIN_DIR
-
     from trust_core.registry import ComponentContext, Registry
 
     monkeypatch.setenv("TRUST_LOAD_PLUGINS", "")

@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 from conftest import PLUGIN_DIR, REPO
-
 from trust_core import hookspecs
 
 

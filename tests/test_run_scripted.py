@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import PLUGIN_DIR, REPO
 
+from conftest import PLUGIN_DIR, REPO
 from trust_core.results import validate_results
 
 ECHO = ("run", "--model", "scripted:echo", "--tasks", "private/echo")

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trust_bnb
 from trust_bnb import BnbQuantizer, parse_recipe
-from trust_bnb.source import classify
 
 from trust_core.contracts import Quantizer
 from trust_core.errors import UserError
@@ -57,28 +55,6 @@ def test_a_bad_recipe_fails_before_the_model_is_touched(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="bits must be"):
         BnbQuantizer().quantize(str(tmp_path / "does-not-exist.gguf"), {"bits": 2}, tmp_path / "out")
     assert not (tmp_path / "out").exists()
-
-
-def test_sources_are_classified_or_rejected(tmp_path: Path) -> None:
-    gguf = tmp_path / "m.gguf"
-    gguf.write_bytes(b"GGUF")
-    assert classify(str(gguf), "bnb").load_kwargs() == {"gguf_file": "m.gguf"}
-    assert classify("org/name", "bnb").kind == "hub"
-    folder = tmp_path / "folder"
-    folder.mkdir()
-    with pytest.raises(UserError, match=r"without config\.json"):
-        classify(str(folder), "bnb")
-    (folder / "config.json").write_text(json.dumps({"model_type": "llama"}))
-    assert classify(str(folder), "bnb").kind == "folder"
-    (folder / "config.json").write_text(json.dumps({"quantization_config": {"quant_method": "gptq"}}))
-    with pytest.raises(UserError, match=r"already quantized \(gptq\)"):
-        classify(str(folder), "bnb")
-    text = tmp_path / "notes.txt"
-    text.write_text("x")
-    with pytest.raises(UserError, match=r"not a \.gguf file"):
-        classify(str(text), "bnb")
-    with pytest.raises(UserError, match=r"is not a GGUF file, a folder with config\.json or a hub id"):
-        classify("nonsense", "bnb")
 
 
 def test_the_plugin_registers_the_bnb_quantizer() -> None:

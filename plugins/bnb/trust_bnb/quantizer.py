@@ -16,13 +16,19 @@ from pathlib import Path
 from typing import Any
 
 from trust_bnb.recipe import BNB_4BIT_BLOCKSIZE, BnbRecipe, parse_recipe
-from trust_bnb.source import BaseModel, classify, dense_folder_from_gguf, library_versions
 from trust_core.contracts import Quantizer, Variant
 from trust_core.errors import UserError
+from trust_transformers.checks import layer_counts, reload_and_generate
+from trust_transformers.source import (
+    ModelSource,
+    dense_folder,
+    float32_parameter_bytes,
+    library_versions,
+    require_dense,
+    require_source,
+)
 
 MIN_BITSANDBYTES = (0, 45)
-CHECK_PROMPT = "What is the capital of France?"
-CHECK_TOKENS = 8
 
 
 def require_bitsandbytes() -> str:
@@ -54,68 +60,9 @@ def bnb_config(recipe: BnbRecipe) -> Any:
     )
 
 
-def float32_parameter_bytes(location: str) -> int:
-    """Bytes the base model's parameters take in float32 (how the hf backend holds it on CPU); counted on meta."""
-    from accelerate import init_empty_weights
-    from transformers import AutoConfig, AutoModelForCausalLM
-
-    with init_empty_weights():
-        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(location))
-    model.tie_weights()  # on meta, tied embeddings are not shared until asked; parameters() counts shared ones once
-    return sum(p.numel() for p in model.parameters()) * 4
-
-
 def parameter_bytes(model: Any) -> int:
     """Bytes the model's parameters occupy as stored (packed 4-bit weights count one byte per two weights)."""
     return int(sum(p.numel() * p.element_size() for p in model.parameters()))
-
-
-def quantized_layers(model: Any) -> dict[str, int]:
-    """How many linear layers of each bitsandbytes class ``model`` holds."""
-    counts: dict[str, int] = {}
-    for module in model.modules():
-        name = type(module).__name__
-        if type(module).__module__.startswith("bitsandbytes"):
-            counts[name] = counts.get(name, 0) + 1
-    return counts
-
-
-def reload_and_generate(folder: Path) -> dict[str, Any]:
-    """Load ``folder`` as the hf backend does on CPU, generate a few greedy tokens, and report what happened."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    started = time.perf_counter()
-    model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32).eval()
-    load_seconds = time.perf_counter() - started
-    layers = quantized_layers(model)
-    if not layers:
-        raise RuntimeError(f"{folder}: reloaded without any bitsandbytes layer (quantization_config ignored)")
-    tokenizer = AutoTokenizer.from_pretrained(str(folder))
-    messages = [{"role": "user", "content": CHECK_PROMPT}]
-    if getattr(tokenizer, "chat_template", None):
-        prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-    else:
-        prompt = CHECK_PROMPT
-    inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
-    started = time.perf_counter()
-    with torch.no_grad():
-        output = model.generate(
-            **inputs, max_new_tokens=CHECK_TOKENS, do_sample=False, pad_token_id=tokenizer.eos_token_id
-        )
-    seconds = time.perf_counter() - started
-    new_tokens = output[0, inputs["input_ids"].shape[1] :]
-    if len(new_tokens) == 0:
-        raise RuntimeError(f"{folder}: the reloaded model generated no tokens")
-    return {
-        "prompt": CHECK_PROMPT,
-        "text": tokenizer.decode(new_tokens, skip_special_tokens=True),
-        "new_tokens": len(new_tokens),
-        "tokens_per_second": round(len(new_tokens) / seconds, 2) if seconds > 0 else None,
-        "load_seconds": round(load_seconds, 2),
-        "quantized_layers": layers,
-        "memory_footprint_bytes": int(model.get_memory_footprint()),
-    }
 
 
 class BnbQuantizer(Quantizer):
@@ -134,7 +81,8 @@ class BnbQuantizer(Quantizer):
         """Quantize ``model`` per ``recipe`` into ``output_dir``, reload it, generate, and report measurements."""
         parsed = parse_recipe(recipe)
         bnb_version = require_bitsandbytes()
-        source = classify(model, "bnb")
+        source = require_source(model, "--quantize bnb")
+        require_dense(source, "--quantize bnb")
         output_dir = Path(output_dir)
         output_dir.mkdir(parents=True, exist_ok=True)
         scratch = Path(tempfile.mkdtemp(prefix="trust-bnb-"))
@@ -144,7 +92,7 @@ class BnbQuantizer(Quantizer):
             shutil.rmtree(scratch, ignore_errors=True)
 
     def _quantize(
-        self, source: BaseModel, recipe: BnbRecipe, output_dir: Path, scratch: Path, bnb_version: str
+        self, source: ModelSource, recipe: BnbRecipe, output_dir: Path, scratch: Path, bnb_version: str
     ) -> Variant:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -153,7 +101,7 @@ class BnbQuantizer(Quantizer):
         location = source.location
         if source.kind == "gguf":
             location = str(scratch / "dense")
-            dense_folder_from_gguf(source, Path(location))
+            dense_folder(source, Path(location))
         dequantize_seconds = time.perf_counter() - started
         bytes_before = float32_parameter_bytes(location)
         started = time.perf_counter()
@@ -166,11 +114,11 @@ class BnbQuantizer(Quantizer):
         tokenizer = AutoTokenizer.from_pretrained(location)
         quantize_seconds = time.perf_counter() - started
         bytes_after = parameter_bytes(quantized)
-        layers = quantized_layers(quantized)
+        layers = layer_counts(quantized, "bitsandbytes")
         quantized.save_pretrained(output_dir)
         tokenizer.save_pretrained(output_dir)
         del quantized
-        check = reload_and_generate(output_dir)
+        check = reload_and_generate(output_dir, "bitsandbytes")
         details: dict[str, Any] = {
             "method": "bitsandbytes",
             **recipe.as_dict(),

@@ -7,12 +7,11 @@ from typing import Any
 
 import pytest
 import trust_gptq
-from trust_gptq import GptqQuantizer, calibration_paragraphs, calibration_samples, parse_recipe
-from trust_gptq.calibration import samples_sha256
-from trust_gptq.quantizer import preflight
+from trust_gptq import GptqQuantizer, parse_recipe
 
 from trust_core.contracts import Quantizer
 from trust_core.errors import UserError
+from trust_transformers.gptqmodel_runner import preflight
 
 
 def test_defaults_and_the_core_recipe() -> None:
@@ -54,26 +53,9 @@ def test_an_unusable_model_fails_before_any_work(tmp_path: Path) -> None:
         GptqQuantizer().quantize(str(tmp_path), {"bits": 4}, tmp_path / "out")
 
 
-def test_the_calibration_set_is_varied_english_paragraphs() -> None:
-    paragraphs = calibration_paragraphs()
-    assert len(paragraphs) >= 30
-    assert len(set(paragraphs)) == len(paragraphs)
-    assert all(60 <= len(p.split()) <= 120 for p in paragraphs)
-
-
-def test_calibration_samples_are_seeded_and_extend_past_the_paragraphs() -> None:
-    first = calibration_samples(32, seed=1)
-    assert first == calibration_samples(32, seed=1)
-    assert samples_sha256(first) != samples_sha256(calibration_samples(32, seed=2))
-    assert len(set(first)) == 32
-    many = calibration_samples(50, seed=1)
-    assert len(many) == 50 and many[:36] == calibration_samples(36, seed=1)
-    assert all("\n\n" in sample for sample in many[36:])
-
-
 def test_preflight_finds_gptqmodel_76_and_optimum() -> None:
     pytest.importorskip("gptqmodel")
-    versions = preflight()
+    versions = preflight("gptq")
     assert versions["gptqmodel"].startswith("7.6.")
     assert "optimum" in versions
 

@@ -10,15 +10,12 @@ from collections.abc import Callable
 
 from trust_core import hookimpl
 from trust_core.contracts import Quantizer
-from trust_gptq.calibration import calibration_paragraphs, calibration_samples
 from trust_gptq.quantizer import GptqQuantizer
 from trust_gptq.recipe import GptqRecipe, parse_recipe
 
 __all__ = [
     "GptqQuantizer",
     "GptqRecipe",
-    "calibration_paragraphs",
-    "calibration_samples",
     "parse_recipe",
     "register_quantizers",
 ]

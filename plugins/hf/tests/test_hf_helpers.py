@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import trust_smollm2
 from trust_hf import HFBackend
-from trust_hf.batching import Prepared, batch_seed, completion_length, left_pad, plan_batches
-from trust_hf.source import classify, folder_digest
 
 from trust_core.backend_support import plain_prompt
 from trust_core.contracts import BackendOptions, ChatRequest, GenerationSettings
+from trust_transformers.batching import Prepared, batch_seed, completion_length, left_pad, plan_batches
+from trust_transformers.source import classify, folder_digest
 
 
 def _folder(tmp_path: Path, config: dict[str, object]) -> Path:

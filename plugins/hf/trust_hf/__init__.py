@@ -1,7 +1,7 @@
 """trust plugin: the ``hf`` backend (Hugging Face transformers).
 
 Importing this module is cheap: torch and transformers are imported inside
-:class:`~trust_hf.backend.HFBackend` methods, when a model is first used.
+:class:`~trust_transformers.backend.TransformersBackend` methods, when a model is first used.
 """
 
 from __future__ import annotations
@@ -10,9 +10,18 @@ from collections.abc import Callable
 
 from trust_core import hookimpl
 from trust_core.contracts import Backend
-from trust_hf.backend import HFBackend
+from trust_transformers.backend import TransformersBackend
 
 __all__ = ["HFBackend", "register_backends"]
+
+
+class HFBackend(TransformersBackend):
+    """Batched chat generation with ``transformers``: hub ids, local model folders (including the
+    quantized checkpoints transformers loads itself: GPTQ, AWQ, bitsandbytes) and GGUF files."""
+
+    name = "hf"
+    version = "1"
+    description = "Hugging Face transformers: hub ids, local folders, GGUF files; batched, left-padded generation"
 
 
 @hookimpl

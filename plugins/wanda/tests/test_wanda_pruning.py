@@ -257,7 +257,7 @@ def test_prune_validates_before_loading_anything(pruner: type, tmp_path: Path) -
 
     with pytest.raises(UserError, match="conflicts"):
         pruner().prune("no/such-model", {"pattern": "2:4", "sparsity": 0.3}, tmp_path / "out")
-    with pytest.raises(UserError, match=r"not a \.gguf file, a model folder or a hub id"):
+    with pytest.raises(UserError, match=r"is not a GGUF file, a folder with config\.json or a hub id"):
         pruner().prune(str(tmp_path / "missing"), {}, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 

@@ -9,81 +9,15 @@ done and measured.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from trust_core.contracts import Pruner, Variant
 from trust_core.errors import UserError
+from trust_transformers.source import ModelSource, load_dense, require_dense, require_source
 from trust_wanda.recipe import PruneRecipe, parse_recipe
-
-HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[A-Za-z0-9][\w.\-]*$")
-
-
-@dataclass(frozen=True)
-class ModelLocation:
-    """What to pass to ``from_pretrained``: a folder or hub id, and the GGUF file name inside it."""
-
-    kind: str
-    location: str
-    gguf_file: str | None = None
-
-    def load_kwargs(self) -> dict[str, Any]:
-        """``gguf_file=...`` for a GGUF model, nothing otherwise."""
-        return {"gguf_file": self.gguf_file} if self.gguf_file else {}
-
-
-def locate_model(model: str) -> ModelLocation:
-    """Classify ``model`` as a GGUF file, a local folder with ``config.json`` or a hub id; UserError otherwise."""
-    path = Path(model).expanduser()
-    if path.is_file():
-        if path.suffix.lower() != ".gguf":
-            raise UserError(f"cannot prune '{model}': a model file must be .gguf (or give a model folder)")
-        resolved = path.resolve()
-        return ModelLocation("gguf", str(resolved.parent), resolved.name)
-    if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise UserError(f"cannot prune '{model}': the folder has no config.json")
-        return ModelLocation("folder", str(path.resolve()))
-    if HUB_ID.match(model):
-        return ModelLocation("hub", model)
-    raise UserError(f"cannot prune '{model}': not a .gguf file, a model folder or a hub id (org/name)")
-
-
-def load_model(location: ModelLocation) -> tuple[Any, Any]:
-    """Model (float32, CPU, eval mode) and tokenizer for ``location``."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    kwargs = location.load_kwargs()
-    tokenizer = AutoTokenizer.from_pretrained(location.location, **kwargs)
-    model = AutoModelForCausalLM.from_pretrained(location.location, dtype=torch.float32, **kwargs)
-    if location.gguf_file:
-        _drop_gguf_quantizer(model)
-    return model.eval(), tokenizer
-
-
-def _drop_gguf_quantizer(model: Any) -> None:
-    """Detach the GGUF "quantizer" transformers leaves on a model it de-quantized on load.
-
-    The weights are plain float32 tensors by then, but the attached quantizer makes
-    ``save_pretrained`` refuse to write them. If some weight is not float32 (a transformers that keeps
-    GGUF blocks quantized), the model cannot be pruned as it is, and that is said plainly.
-    """
-    import torch
-
-    odd = sorted({str(p.dtype) for p in model.parameters() if p.dtype != torch.float32})
-    if odd:
-        raise UserError(
-            f"the GGUF model loaded with non-float32 weights ({', '.join(odd)}); this transformers version "
-            "does not de-quantize it, so it cannot be pruned: convert it to a model folder first"
-        )
-    quantizer = getattr(model, "hf_quantizer", None)
-    if quantizer is not None:
-        quantizer.remove_quantization_config(model)
 
 
 def folder_size(folder: Path) -> int:
@@ -100,13 +34,14 @@ class _BlockPruner(Pruner):
     def prune(self, model: str, recipe: Mapping[str, Any], output_dir: Path) -> Variant:
         """Prune ``model`` (GGUF path, folder or hub id) per ``recipe`` and save it under ``output_dir``."""
         parsed = parse_recipe(recipe)
-        location = locate_model(model)
+        location = require_source(model, f"--prune {self.name}")
+        require_dense(location, f"--prune {self.name}")
         output_dir = Path(output_dir)
         if output_dir.exists() and not output_dir.is_dir():
             raise UserError(f"output {output_dir} exists and is not a folder")
         return self._run(model, location, parsed, output_dir)
 
-    def _run(self, model: str, location: ModelLocation, recipe: PruneRecipe, output_dir: Path) -> Variant:
+    def _run(self, model: str, location: ModelSource, recipe: PruneRecipe, output_dir: Path) -> Variant:
         import torch
         import transformers
 
@@ -116,7 +51,7 @@ class _BlockPruner(Pruner):
 
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        hf_model, tokenizer = load_model(location)
+        hf_model, tokenizer = load_dense(location)
         timings["load_s"] = time.perf_counter() - started
 
         calibration = None

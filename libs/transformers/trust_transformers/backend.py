@@ -1,4 +1,9 @@
-"""The ``hf`` backend: batched generation with Hugging Face transformers."""
+"""Batched chat generation with Hugging Face transformers: the engine behind the ``hf`` backend.
+
+Plugins subclass :class:`TransformersBackend`, set ``name``/``version``/``description`` and, for a model
+format transformers cannot load by itself, override :meth:`TransformersBackend.load_model` and
+:meth:`TransformersBackend.supports`.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +20,8 @@ from trust_core.backend_support import (
     sha256_file,
 )
 from trust_core.contracts import Backend, BackendOptions, ChatRequest, GenerationResult, GenerationSettings, Message
-from trust_hf.batching import Prepared, batch_seed, completion_length, left_pad, plan_batches
-from trust_hf.source import ModelSource, cached_hub_commit, classify, folder_digest
+from trust_transformers.batching import Prepared, batch_seed, completion_length, left_pad, plan_batches
+from trust_transformers.source import ModelSource, cached_hub_commit, classify, folder_digest
 
 MEMORY_FRACTION = 0.9
 """Share of each GPU's memory ``device_map="auto"`` may fill (the rest is left for activations)."""
@@ -46,17 +51,13 @@ def plan_placement(num_gpus: int) -> Placement:
     return Placement(f"auto:cuda:0-{count - 1}", dtype, {"device_map": "auto", "max_memory": max_memory})
 
 
-class HFBackend(Backend):
+class TransformersBackend(Backend):
     """Batched chat generation with ``transformers`` (hub ids, local folders, GGUF files).
 
     Built cheaply; the tokenizer loads on the first :meth:`render` and the model on the
     first :meth:`generate`. ``options.batch_size`` is read at every :meth:`generate` call.
     ``options.extra["revision"]`` pins a hub revision.
     """
-
-    name = "hf"
-    version = "1"
-    description = "Hugging Face transformers: hub ids, local folders, GGUF files; batched, left-padded generation"
 
     def __init__(self, model: str, options: BackendOptions) -> None:
         super().__init__(model, options)
@@ -141,7 +142,9 @@ class HFBackend(Backend):
         if self._source is None:
             from trust_core.errors import UserError
 
-            raise UserError(f"hf backend: '{self.model}' is not a GGUF file, a folder with config.json or a hub id")
+            raise UserError(
+                f"{self.name} backend: '{self.model}' is not a GGUF file, a folder with config.json or a hub id"
+            )
         return self._source
 
     def _revision(self) -> str | None:
@@ -176,14 +179,17 @@ class HFBackend(Backend):
 
     def _ensure_model(self) -> Any:
         if self._model is None:
-            from transformers import AutoModelForCausalLM
-
             self._ensure_tokenizer()
             placement = self._ensure_placement()
-            kwargs = {**self._load_kwargs(), **placement.load_kwargs, "dtype": placement.dtype}
-            model = AutoModelForCausalLM.from_pretrained(self._require_source().location, **kwargs)
-            self._model = model.eval()
+            self._model = self.load_model(self._require_source(), placement).eval()
         return self._model
+
+    def load_model(self, source: ModelSource, placement: Placement) -> Any:
+        """Load the model ``source`` names where ``placement`` says (override for formats transformers lacks)."""
+        from transformers import AutoModelForCausalLM
+
+        kwargs = {**self._load_kwargs(), **placement.load_kwargs, "dtype": placement.dtype}
+        return AutoModelForCausalLM.from_pretrained(source.location, **kwargs)
 
     def _has_template(self) -> bool:
         return bool(getattr(self._ensure_tokenizer(), "chat_template", None))

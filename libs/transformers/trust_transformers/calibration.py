@@ -1,4 +1,4 @@
-"""The calibration texts GPTQ measures activations on: varied English paragraphs shipped with the plugin.
+"""Calibration texts for quantizers that measure activations (gptq, awq): varied English paragraphs shipped here.
 
 ``data/calibration.txt`` holds 36 hand-written paragraphs (narrative, science, how-to, history, dialogue,
 business, letters), separated by blank lines. A recipe asks for ``n`` samples: the paragraphs are shuffled
@@ -15,9 +15,20 @@ from importlib import resources
 CALIBRATION_FILE = "data/calibration.txt"
 
 
+def calibration_record(samples: list[str], seed: int) -> dict[str, object]:
+    """What ``variant.json`` records about the calibration data: source file and hash, count, samples' hash, seed."""
+    return {
+        "source": f"trust_transformers/{CALIBRATION_FILE}",
+        "file_sha256": calibration_file_sha256(),
+        "samples": len(samples),
+        "samples_sha256": samples_sha256(samples),
+        "seed": seed,
+    }
+
+
 def calibration_text() -> str:
-    """The raw calibration file shipped with the plugin."""
-    return resources.files("trust_gptq").joinpath(CALIBRATION_FILE).read_text(encoding="utf-8")
+    """The raw calibration file shipped with this library."""
+    return resources.files("trust_transformers").joinpath(CALIBRATION_FILE).read_text(encoding="utf-8")
 
 
 def calibration_paragraphs() -> list[str]:

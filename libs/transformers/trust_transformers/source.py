@@ -1,0 +1,188 @@
+"""Where a model comes from (GGUF file, local folder, hub id), its fingerprint, and a dense copy of it.
+
+transformers refuses to combine a ``quantization_config`` with ``gguf_file=`` and to ``save_pretrained`` a
+model loaded from GGUF (its GGUF quantizer is marked not serializable), so plugins that compress a GGUF base
+first load it de-quantized to float32 (:func:`load_dense`), which also strips the GGUF marker, and save it as
+an ordinary folder when their library needs one (:func:`dense_folder`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from trust_core.errors import UserError
+
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[A-Za-z0-9][\w.\-]*$")
+"""``org/name`` as the Hugging Face hub spells repository ids."""
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
+"""Files of a model folder whose name, size and head enter its fingerprint."""
+
+HEAD_BYTES = 2**20
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """A classified model spec: what to pass to ``from_pretrained``.
+
+    ``location`` is the folder or hub id; ``gguf_file`` is the file name inside
+    ``location`` when the model is a GGUF file.
+    """
+
+    kind: Literal["gguf", "folder", "hub"]
+    location: str
+    gguf_file: str | None = None
+
+    @property
+    def path(self) -> Path:
+        """The local file (GGUF) or folder; meaningless for a hub id."""
+        base = Path(self.location)
+        return base / self.gguf_file if self.gguf_file else base
+
+    def load_kwargs(self) -> dict[str, Any]:
+        """Extra ``from_pretrained`` arguments for this source (``gguf_file=`` for a GGUF model)."""
+        return {"gguf_file": self.gguf_file} if self.gguf_file else {}
+
+
+def classify(model: str) -> ModelSource | None:
+    """Classify ``model`` as a GGUF file, a local model folder or a hub id; None if it is none of them."""
+    path = Path(model).expanduser()
+    if path.is_file():
+        if path.suffix.lower() == ".gguf":
+            resolved = path.resolve()
+            return ModelSource("gguf", str(resolved.parent), resolved.name)
+        return None
+    if path.is_dir():
+        return ModelSource("folder", str(path.resolve())) if (path / "config.json").is_file() else None
+    if HUB_ID.match(model) and not model.lower().endswith(".gguf"):
+        return ModelSource("hub", model)
+    return None
+
+
+def folder_digest(folder: Path) -> str:
+    """sha256 over ``config.json`` and, for each weight file, its name, size and first MiB."""
+    digest = hashlib.sha256()
+    config = folder / "config.json"
+    if config.is_file():
+        digest.update(b"config.json\0" + config.read_bytes())
+    weights = sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(WEIGHT_SUFFIXES))
+    for weight in weights:
+        digest.update(f"\0{weight.name}\0{weight.stat().st_size}\0".encode())
+        with weight.open("rb") as handle:
+            digest.update(handle.read(HEAD_BYTES))
+    return digest.hexdigest()
+
+
+def cached_hub_commit(repo_id: str, revision: str | None) -> str | None:
+    """The commit of the locally cached snapshot of ``repo_id`` (at ``revision``), if there is one."""
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(repo_id, "config.json", revision=revision)
+    if isinstance(found, str):
+        return Path(found).parent.name
+    return None
+
+
+def require_source(model: str, who: str) -> ModelSource:
+    """Like :func:`classify`, but a spec that is none of the three raises a UserError saying why.
+
+    ``who`` starts the message (e.g. ``"--quantize gptq"``).
+    """
+    path = Path(model).expanduser()
+    if path.is_file() and path.suffix.lower() != ".gguf":
+        raise UserError(f"{who}: {model} is a file but not a .gguf file (give a GGUF file or a model folder)")
+    if path.is_dir() and not (path / "config.json").is_file():
+        raise UserError(f"{who}: {model} is a folder without config.json (not a Hugging Face model folder)")
+    source = classify(model)
+    if source is None:
+        raise UserError(f"{who}: '{model}' is not a GGUF file, a folder with config.json or a hub id (org/name)")
+    return source
+
+
+def quantization_config(source: ModelSource) -> dict[str, Any] | None:
+    """The ``quantization_config`` in a model folder's ``config.json`` (None for GGUF, hub ids and dense models)."""
+    if source.kind != "folder":
+        return None
+    config = Path(source.location) / "config.json"
+    try:
+        found = json.loads(config.read_text(encoding="utf-8")).get("quantization_config")
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{config}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+    return found if isinstance(found, dict) else None
+
+
+def require_dense(source: ModelSource, who: str) -> None:
+    """UserError when ``source`` is a folder already quantized (compress the dense base, not a variant of it)."""
+    found = quantization_config(source)
+    if found is not None:
+        method = found.get("quant_method", "unknown")
+        raise UserError(f"{who}: {source.location} is already quantized ({method}); give the unquantized base model")
+
+
+def load_dense(source: ModelSource, dtype: Any = None) -> tuple[Any, Any]:
+    """Model (``dtype``, default float32, on CPU, eval mode) and tokenizer for ``source``.
+
+    A GGUF file is de-quantized by transformers; the GGUF "quantizer" it leaves attached is removed so the
+    model can be saved. UserError when transformers kept any weight in another dtype (a GGUF kernel that
+    keeps blocks packed), since such a model cannot be compressed or saved faithfully.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    dtype = dtype or torch.float32
+    kwargs = source.load_kwargs()
+    tokenizer = AutoTokenizer.from_pretrained(source.location, **kwargs)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(source.location, dtype=dtype, **kwargs)
+    except OSError as exc:
+        raise UserError(f"cannot load {source.location}: {exc}") from None
+    if source.gguf_file:
+        odd = sorted({str(p.dtype) for p in model.parameters() if p.dtype != dtype})
+        if odd:
+            raise UserError(
+                f"{source.gguf_file}: transformers kept weights as {', '.join(odd)} instead of de-quantizing them; "
+                "convert the GGUF file to a model folder first"
+            )
+        quantizer = getattr(model, "hf_quantizer", None)
+        if quantizer is not None:
+            quantizer.remove_quantization_config(model)
+    return model.eval(), tokenizer
+
+
+def dense_folder(source: ModelSource, folder: Path) -> int:
+    """Save a dense float32 copy of ``source`` (with its tokenizer) as a model folder; return its memory bytes."""
+    model, tokenizer = load_dense(source)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    size = int(model.get_memory_footprint())
+    del model
+    return size
+
+
+def float32_parameter_bytes(location: str) -> int:
+    """Bytes the model's parameters take in float32 (how the hf backend holds it on CPU); counted on meta."""
+    from accelerate import init_empty_weights
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    with init_empty_weights():
+        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(location))
+    model.tie_weights()  # on meta, tied embeddings are not shared until asked; parameters() counts shared ones once
+    return sum(p.numel() for p in model.parameters()) * 4
+
+
+def library_versions(*names: str) -> dict[str, str]:
+    """Installed versions of the named distributions (missing ones are left out)."""
+    from importlib import metadata
+
+    versions: dict[str, str] = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
