@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -157,7 +158,13 @@ def _compression_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help="Prune the model first with this pruner (e.g. wanda, "
             "magnitude, sparsegpt); the variant is cached in RUN_DIR/variants and reused.",
         ),
-        click.option("--quantize", metavar="METHOD", help="Quantize the model first with this quantizer (e.g. hqq)."),
+        click.option(
+            "--quantize",
+            metavar="METHOD",
+            help="Quantize the model first with this quantizer (e.g. hqq, bnb, gptq, awq); the variant is "
+            "cached in RUN_DIR/variants and reused. The seed's --load_<method>_model flags (--load_hqq_model, "
+            "--load_bnb_model) mean --quantize <method>.",
+        ),
         click.option(
             "--sparsity",
             type=click.FloatRange(0, 1, min_open=True, max_open=True),
@@ -430,11 +437,33 @@ def _plugin_dirs_from(argv: Sequence[str]) -> list[Path]:
     return dirs
 
 
+SEED_LOAD_FLAG = re.compile(r"^--load_(?P<method>[a-z0-9][a-z0-9_-]*)_model$")
+"""The seed workflow's ``--load_<method>_model`` flags (``--load_hqq_model``, ``--load_bnb_model``)."""
+
+
+def seed_aliases(args: list[str]) -> list[str]:
+    """Rewrite the seed's ``--load_<method>_model`` flags as ``--quantize <method>``.
+
+    ``--load_custom_model PATH`` is left alone: it is an alias of ``--model``. Arguments after ``--``
+    are never touched.
+    """
+    rewritten: list[str] = []
+    for index, arg in enumerate(args):
+        if arg == "--":
+            return rewritten + args[index:]
+        match = SEED_LOAD_FLAG.match(arg)
+        if match and match["method"] != "custom":
+            rewritten += ["--quantize", match["method"]]
+        else:
+            rewritten.append(arg)
+    return rewritten
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point: load plugins, let them add commands, run the CLI."""
     from trust_core.registry import Registry
 
-    args = list(sys.argv[1:] if argv is None else argv)
+    args = seed_aliases(list(sys.argv[1:] if argv is None else argv))
     try:
         registry = Registry(_plugin_dirs_from(args))
         registry.pm.hook.register_commands(cli=cli)
