@@ -1,0 +1,47 @@
+"""AWQ on the real SmolLM2 GGUF, on CPU: quantize, save a GEMM checkpoint, load it in the hf backend, generate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from trust_core.contracts import BackendOptions, ChatRequest, GenerationSettings
+
+pytestmark = pytest.mark.slow
+
+
+def test_awq_checkpoint_is_produced_on_cpu_and_loads_in_the_hf_backend(tmp_path: Path) -> None:
+    pytest.importorskip("gptqmodel")
+    trust_smollm2 = pytest.importorskip("trust_smollm2")
+    from trust_awq import AwqQuantizer
+
+    out = tmp_path / "awq"
+    recipe = {"bits": 4, "group_size": 64, "seed": 42, "calibration_samples": 8}
+    variant = AwqQuantizer().quantize(trust_smollm2.gguf_path(), recipe, out)
+    details = variant.details
+    assert (details["bits"], details["group_size"], details["calibration"]["samples"]) == (4, 64, 8)
+    assert details["quantize_dtype"] == "bfloat16" and details["device"] == "cpu"
+    assert sum(details["quantized_layers"].values()) == 210  # 30 layers x 7 projections; lm_head stays dense
+    assert all("Awq" in name for name in details["quantized_layers"])
+    assert details["reload_check"]["new_tokens"] > 0
+    config = json.loads((out / "config.json").read_text())["quantization_config"]
+    assert (config["quant_method"], config["version"], config["bits"], config["group_size"]) == ("awq", "gemm", 4, 64)
+    assert (out / "model.safetensors").stat().st_size < 150e6
+    assert not (Path.cwd() / "logs").exists() or not any((Path.cwd() / "logs").glob("*awq*"))
+
+    hf = pytest.importorskip("trust_hf")
+    assert hf.HFBackend.supports(str(out)) == 2
+    backend = hf.HFBackend(str(out), BackendOptions(batch_size=2))
+    try:
+        settings = GenerationSettings(temperature=0.0, max_new_tokens=6, seed=0)
+        requests = [
+            ChatRequest("a", ({"role": "user", "content": "Name one primary color."},), settings),
+            ChatRequest("b", ({"role": "user", "content": "What is the capital of France?"},), settings),
+        ]
+        results = list(backend.generate(requests))
+    finally:
+        backend.close()
+    assert [r.error for r in results] == [None, None]
+    assert all(r.text.strip() and r.completion_tokens > 0 for r in results)
