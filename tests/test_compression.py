@@ -112,3 +112,36 @@ def test_weights_digest_covers_weight_files_only(tmp_path: Path):
     assert weights_digest(tmp_path)[0] == digest
     (tmp_path / "model.safetensors").write_bytes(b"abd")
     assert weights_digest(tmp_path)[0] != digest
+
+
+def test_seed_load_flags_mean_quantize():
+    from trust_core.cli import seed_aliases
+
+    assert seed_aliases(["run", "--load_hqq_model", "--hqq_bits", "4"]) == [
+        "run",
+        "--quantize",
+        "hqq",
+        "--hqq_bits",
+        "4",
+    ]
+    assert seed_aliases(["--load_bnb_model"]) == ["--quantize", "bnb"]
+    assert seed_aliases(["--load_custom_model", "m"]) == ["--load_custom_model", "m"]  # an alias of --model
+    assert seed_aliases(["--", "--load_hqq_model"]) == ["--", "--load_hqq_model"]
+
+
+def test_a_seed_load_flag_compresses_with_that_quantizer(scripted, tmp_path: Path):
+    out = tmp_path / "v"
+    run = scripted(
+        "compress",
+        "--load_copy_model",
+        "--hqq_bits",
+        "8",
+        "--model",
+        "scripted:echo",
+        "--out",
+        str(out),
+        env=NO_ENTRY_POINTS,
+    )
+    assert run.code == 0, run.stderr
+    info = json.loads((out / "variant.json").read_text())
+    assert (info["kind"], info["method"], info["recipe"]["bits"]) == ("quantize", "copy", 8)

@@ -295,3 +295,56 @@ def test_run_a_pruned_variant_of_the_default_model(trust, tmp_path: Path):
     assert results["run"]["model"]["backend"] == "hf"
     again = trust(*args)
     assert again.code == 0 and "2 already stored, 0 generated" in again.stderr
+
+
+@pytest.mark.slow
+def test_run_an_hqq_variant_with_the_seed_flags(trust, tmp_path: Path):
+    pytest.importorskip("trust_hqq")
+    args = (
+        "run",
+        "--model",
+        "smollm2",
+        "--load_hqq_model",
+        "--hqq_bits",
+        "4",
+        "--hqq_groupsize",
+        "64",
+        "--tasks",
+        "truthfulness/hallucination",
+        "--limit",
+        "3",
+        "--max-new-tokens",
+        "16",
+        "--run-dir",
+        str(tmp_path),
+    )
+    result = trust(*args)
+    assert result.code == 0, result.stderr
+    results, _ = _metrics(tmp_path / "results.json")
+    variant = results["run"]["variant"]
+    assert (variant["kind"], variant["method"]) == ("quantize", "hqq")
+    assert (variant["recipe"]["bits"], variant["recipe"]["group_size"]) == (4, 64)
+    assert variant["details"]["quantized_layers"] == {"HQQLinear": 210}
+    assert results["run"]["model"]["backend"] == "hqq"  # the variant folder holds hqq's own format
+    assert any(m["n"] > 0 for m in results["metrics"])
+
+
+def test_trust_plugins_lists_every_compression_plugin(trust):
+    import importlib.util
+
+    result = trust("plugins", "--json")
+    assert result.code == 0, result.stderr
+    listed = {entry["name"]: entry for entry in json.loads(result.stdout)}
+    expected = {
+        "hqq": {"quantizer": ["hqq"], "backend": ["hqq"]},
+        "bnb": {"quantizer": ["bnb"]},
+        "awq": {"quantizer": ["awq"]},
+        "gptq": {"quantizer": ["gptq"]},
+        "wanda": {"pruner": ["magnitude", "sparsegpt", "wanda"]},
+    }
+    for plugin, components in expected.items():
+        if importlib.util.find_spec(f"trust_{plugin}") is None:
+            continue  # an optional plugin this environment did not install
+        assert plugin in listed, sorted(listed)
+        for kind, names in components.items():
+            assert sorted(listed[plugin]["components"][kind]) == names, listed[plugin]
