@@ -47,3 +47,41 @@ def test_wanda_2_4_on_smollm2_saves_a_loadable_sparse_model(tmp_path: Path) -> N
     backend = trust_hf.HFBackend(str(folder), BackendOptions())
     assert trust_hf.HFBackend.supports(str(folder)) == 2
     assert backend.render([{"role": "user", "content": "Hi"}]).endswith("<|im_start|>assistant\n")
+
+
+@pytest.mark.parametrize(
+    ("pruner", "pattern"),
+    [("magnitude", "2:4"), ("wanda", "4:8"), ("sparsegpt", "2:4"), ("sparsegpt", "4:8")],
+)
+def test_every_pruner_and_pattern_on_smollm2(pruner: str, pattern: str, tmp_path: Path) -> None:
+    """With wanda 2:4 above and magnitude 4:8 end to end, every pruner x {2:4, 4:8} runs on the real model."""
+    trust_smollm2 = pytest.importorskip("trust_smollm2")
+    from trust_wanda import MagnitudePruner, SparseGPTPruner
+
+    cls = {"magnitude": MagnitudePruner, "wanda": WandaPruner, "sparsegpt": SparseGPTPruner}[pruner]
+    recipe = {"pattern": pattern, "seed": 0}
+    if pruner != "magnitude":
+        recipe |= {"calibration_samples": 4, "calibration_seq_len": 128}
+    variant = cls().prune(trust_smollm2.gguf_path(), recipe, tmp_path / "v")
+    details = variant.details
+    assert details["pattern"] == pattern and details["pattern_ok"] is True
+    assert details["pattern_check"]["layers_checked"] == details["pruned_layers"] == 30 * 7
+    assert 0.5 <= details["measured_sparsity"] < 0.501
+    assert check_pattern(Path(variant.model), pattern).ok
+
+    trust_hf = pytest.importorskip("trust_hf")
+    from trust_core.contracts import BackendOptions, ChatRequest, GenerationSettings
+
+    backend = trust_hf.HFBackend(variant.model, BackendOptions())
+    try:
+        settings = GenerationSettings(temperature=0.0, max_new_tokens=4, seed=0)
+        (result,) = backend.generate([ChatRequest("k", ({"role": "user", "content": "Say hello."},), settings)])
+    finally:
+        backend.close()
+    assert result.error is None  # a heavily pruned tiny model may answer with an immediate end-of-turn
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(variant.model, dtype=torch.float32).eval()
+    with torch.inference_mode():
+        logits = model(torch.tensor([[1, 2, 3, 4]])).logits
+    assert torch.isfinite(logits).all()

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from trust_core.errors import UserError
+from trust_core.progress import progress
 from trust_wanda.algorithms import magnitude_scores, score_mask, sparsegpt_prune, wanda_scores
 from trust_wanda.recipe import PruneRecipe
 
@@ -207,12 +208,14 @@ def prune_magnitude(model: torch.nn.Module, recipe: PruneRecipe) -> int:
     import torch
 
     count = 0
-    with torch.no_grad():
-        for block in find_blocks(model):
+    blocks = find_blocks(model)
+    with torch.no_grad(), progress(len(blocks), "magnitude: pruning", unit="block") as bar:
+        for block in blocks:
             for linear in block_linears(block).values():
                 mask = score_mask(magnitude_scores(linear.weight), recipe.sparsity, recipe.pattern, recipe.comparison)
                 linear.weight[mask] = 0
                 count += 1
+            bar.update(1)
     return count
 
 
@@ -226,6 +229,7 @@ def prune_layerwise(model: torch.nn.Module, method: str, recipe: PruneRecipe, in
     calibrated = capture_block_inputs(model, input_ids)
     blocks = find_blocks(model)
     count = 0
+    bar = progress(len(blocks), f"{method}: pruning", unit="block")
     for index, block in enumerate(blocks):
         make = _InputNorms if method == "wanda" else _Hessian
         stats = _collect(block, calibrated, make)
@@ -249,6 +253,8 @@ def prune_layerwise(model: torch.nn.Module, method: str, recipe: PruneRecipe, in
         del stats
         calibrated = _Calibrated(_run_block(block, calibrated), calibrated.kwargs)
         log.info("%s: pruned block %d/%d", method, index + 1, len(blocks))
+        bar.update(1)
+    bar.close()
     return count
 
 
