@@ -46,6 +46,8 @@ METHODS: dict[str, tuple[str, list[str]]] = {
     "sparsegpt": ("pruner", ["--prune", "sparsegpt", "--pattern", "2:4", "--calibration-samples", "8"]),
     "bnb": ("quantizer", ["--quantize", "bnb"]),
     "gptq": ("quantizer", ["--quantize", "gptq", "--quant-bits", "4", "--calibration-samples", "8"]),
+    "awq": ("quantizer", ["--quantize", "awq", "--quant-bits", "4", "--calibration-samples", "8"]),
+    "hqq": ("quantizer", ["--quantize", "hqq", "--quant-bits", "4", "--quant-group-size", "64"]),
 }
 """Method → (component kind, ``trust compress`` options besides ``--model`` and ``--out``)."""
 
@@ -63,6 +65,7 @@ class Row:
     compress_rss_mib: float | None = None
     generate_rss_mib: float | None = None
     tokens_per_s: float | None = None
+    backend: str | None = None
     note: str = ""
     details: dict[str, Any] = field(default_factory=dict)
 
@@ -98,16 +101,20 @@ def tail(log: Path, lines: int = 3) -> str:
 
 
 def generate(model: str, n: int, max_new_tokens: int, result: Path) -> None:
-    """Warm up, then time ``n`` greedy chat completions of ``model`` through ``hf``; write the counts to ``result``."""
-    from trust_hf import HFBackend
+    """Warm up, then time ``n`` greedy chat completions of ``model``; write the counts to ``result``.
 
+    The dense GGUF file runs in the ``hf`` backend (not llama.cpp), so every row uses the same engine; a variant
+    folder runs in the backend ``trust run --model <folder>`` would choose (``hf``, or ``hqq`` for hqq's format).
+    """
     from trust_core.contracts import BackendOptions, ChatRequest, GenerationSettings
+    from trust_core.registry import Registry
 
     def requests(count: int, tokens: int) -> list[ChatRequest]:
         chats = [({"role": "user", "content": PROMPTS[i % len(PROMPTS)]},) for i in range(count)]
         return [ChatRequest(f"p{i}", chat, GenerationSettings(0.0, tokens, i)) for i, chat in enumerate(chats)]
 
-    backend = HFBackend(model, BackendOptions(batch_size=BATCH_SIZE))
+    backend_name = "hf" if model.endswith(".gguf") else None
+    backend = Registry().make_backend(model, backend_name, BackendOptions(batch_size=BATCH_SIZE))
     list(backend.generate(requests(1, 4)))  # loads the model and warms up
     started = time.perf_counter()
     results = list(backend.generate(requests(n, max_new_tokens)))
@@ -115,7 +122,7 @@ def generate(model: str, n: int, max_new_tokens: int, result: Path) -> None:
     backend.close()
     tokens = sum(r.completion_tokens or 0 for r in results)
     errors = sum(r.text is None for r in results)
-    result.write_text(json.dumps({"seconds": seconds, "tokens": tokens, "errors": errors}))
+    result.write_text(json.dumps({"seconds": seconds, "tokens": tokens, "errors": errors, "backend": backend.name}))
 
 
 def measure_generation(row: Row, model: str, args: argparse.Namespace, workdir: Path) -> None:
@@ -130,6 +137,7 @@ def measure_generation(row: Row, model: str, args: argparse.Namespace, workdir: 
         return
     data = json.loads(result.read_text())
     row.generate_rss_mib = rss
+    row.backend = data.get("backend")
     row.tokens_per_s = data["tokens"] / data["seconds"] if data["seconds"] else 0.0
     if data["errors"]:
         row.note = f"{data['errors']} generation errors"
@@ -165,17 +173,21 @@ def fmt(value: float | None, spec: str) -> str:
 def print_table(rows: list[Row]) -> None:
     """The results table (a Markdown table), then per-method notes and compressor details."""
     dense = rows[0].tokens_per_s
-    print("| method | compress s | size MB | peak RSS MB (compress) | peak RSS MB (generate) | tokens/s | vs dense |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| method | compress s | size MB | peak RSS MB (compress) | peak RSS MB (generate) | backend | tokens/s "
+        "| vs dense |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         if r.note.startswith("skipped"):
-            print(f"| {r.method} | {r.note} | | | | | |")
+            print(f"| {r.method} | {r.note} | | | | | | |")
             continue
         ratio = r.tokens_per_s / dense if r.tokens_per_s is not None and dense else None
         size = r.size_bytes / 1e6 if r.size_bytes is not None else None
         print(
             f"| {r.method} | {fmt(r.compress_s, '.1f')} | {fmt(size, '.1f')} | {fmt(r.compress_rss_mib, '.0f')} "
-            f"| {fmt(r.generate_rss_mib, '.0f')} | {fmt(r.tokens_per_s, '.1f')} | {fmt(ratio, '.2f')}x |"
+            f"| {fmt(r.generate_rss_mib, '.0f')} | {r.backend or '-'} | {fmt(r.tokens_per_s, '.1f')} "
+            f"| {fmt(ratio, '.2f')}x |"
         )
     for r in rows:
         if r.note and not r.note.startswith("skipped"):
