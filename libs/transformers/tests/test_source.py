@@ -11,7 +11,7 @@ import pytest
 
 from trust_core.errors import UserError
 from trust_transformers.calibration import calibration_paragraphs, calibration_record, calibration_samples
-from trust_transformers.source import classify, quantization_config, require_dense, require_source
+from trust_transformers.source import classify, prequantized, quantization_config, require_dense, require_source
 
 
 def test_sources_are_classified_or_rejected_with_the_reason(tmp_path: Path) -> None:
@@ -69,3 +69,18 @@ def test_importing_the_library_does_not_import_torch() -> None:
         "assert not {'torch', 'transformers'} & set(sys.modules); print('ok')"
     )
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "ok"
+
+
+def test_prequantized_recognises_the_method_s_own_checkpoints(tmp_path: Path) -> None:
+    config = {"quant_method": "AWQ", "bits": 4}
+    (tmp_path / "config.json").write_text(json.dumps({"quantization_config": config}))
+    source = require_source(str(tmp_path), "x")
+    assert prequantized(source, "awq", ("awq",)) == {
+        "method": "awq",
+        "prequantized": True,
+        "quantization_config": config,
+        "base_source": "folder",
+    }
+    assert prequantized(source, "gptq", ("gptq",)) is None
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "llama"}))
+    assert prequantized(source, "awq", ("awq",)) is None

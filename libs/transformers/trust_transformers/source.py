@@ -105,15 +105,44 @@ def require_source(model: str, who: str) -> ModelSource:
 
 
 def quantization_config(source: ModelSource) -> dict[str, Any] | None:
-    """The ``quantization_config`` in a model folder's ``config.json`` (None for GGUF, hub ids and dense models)."""
-    if source.kind != "folder":
+    """The ``quantization_config`` in the model's ``config.json``; None for GGUF files and dense models.
+
+    A hub id's ``config.json`` is read from the local Hugging Face cache, or fetched when the hub is
+    reachable; when neither works the model is taken as dense (quantizing it will then fail to load it).
+    """
+    if source.kind == "gguf":
         return None
-    config = Path(source.location) / "config.json"
+    config = Path(source.location) / "config.json" if source.kind == "folder" else _hub_config(source.location)
+    if config is None:
+        return None
     try:
         found = json.loads(config.read_text(encoding="utf-8")).get("quantization_config")
     except json.JSONDecodeError as exc:
         raise UserError(f"{config}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
     return found if isinstance(found, dict) else None
+
+
+def _hub_config(repo_id: str) -> Path | None:
+    """The path of ``repo_id``'s ``config.json`` in the Hugging Face cache (downloaded if reachable), or None."""
+    try:
+        from huggingface_hub import hf_hub_download
+
+        return Path(hf_hub_download(repo_id, "config.json"))
+    except Exception:  # offline, unknown repo, gated repo: nothing to read
+        return None
+
+
+def prequantized(source: ModelSource, method: str, quant_methods: tuple[str, ...]) -> dict[str, Any] | None:
+    """What a quantizer records when asked to quantize a checkpoint its method already produced, or None.
+
+    ``quant_methods`` are the ``quant_method`` values of the method's checkpoints. Such a checkpoint is
+    loaded as it is (transformers reads its ``quantization_config``): the variant points at it, with
+    ``prequantized: true`` and the checkpoint's own ``quantization_config`` in the details.
+    """
+    found = quantization_config(source)
+    if found is None or str(found.get("quant_method", "")).lower() not in quant_methods:
+        return None
+    return {"method": method, "prequantized": True, "quantization_config": found, "base_source": source.kind}
 
 
 def require_dense(source: ModelSource, who: str) -> None:

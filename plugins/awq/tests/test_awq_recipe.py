@@ -42,10 +42,21 @@ def test_bad_recipes_are_one_clear_user_error(recipe: dict[str, Any], message: s
 def test_a_bad_recipe_or_model_fails_before_any_work(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="bits must be"):
         AwqQuantizer().quantize(str(tmp_path / "absent.gguf"), {"bits": 3}, tmp_path / "out")
-    (tmp_path / "config.json").write_text(json.dumps({"quantization_config": {"quant_method": "awq"}}))
+    (tmp_path / "config.json").write_text(json.dumps({"quantization_config": {"quant_method": "gptq"}}))
     if trust_awq.quantizer.library_versions("gptqmodel"):
-        with pytest.raises(UserError, match=r"already quantized \(awq\)"):
+        with pytest.raises(UserError, match=r"already quantized \(gptq\)"):
             AwqQuantizer().quantize(str(tmp_path), {}, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_published_awq_checkpoint_is_loaded_as_it_is(tmp_path: Path) -> None:
+    pytest.importorskip("gptqmodel")
+    config = {"quant_method": "awq", "bits": 4, "group_size": 128, "version": "gemm", "zero_point": True}
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "llama", "quantization_config": config}))
+    variant = AwqQuantizer().quantize(str(tmp_path), {"bits": 4, "group_size": 64}, tmp_path / "out")
+    assert variant.model == str(tmp_path.resolve())
+    assert variant.details["prequantized"] is True and variant.details["recipe_applied"] is False
+    assert variant.details["quantization_config"] == config
     assert not (tmp_path / "out").exists()
 
 

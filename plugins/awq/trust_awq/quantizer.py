@@ -30,6 +30,7 @@ from trust_transformers.source import (
     dense_folder,
     float32_parameter_bytes,
     library_versions,
+    prequantized,
     require_dense,
     require_source,
 )
@@ -56,6 +57,8 @@ class AwqQuantizer(Quantizer):
         parsed = parse_recipe(recipe)
         versions = preflight("awq")
         source = require_source(model, "--quantize awq")
+        if (loaded := prequantized(source, "awq", ("awq",))) is not None:
+            return Variant(source.location, loaded | {"recipe_applied": False})  # already awq: load it as it is
         require_dense(source, "--quantize awq")
         output_dir = Path(output_dir)
         output_dir.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,18 @@ def test_bad_recipes_are_one_clear_user_error(recipe: dict[str, Any], message: s
 def test_a_bad_recipe_fails_before_the_model_is_touched(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="bits must be"):
         BnbQuantizer().quantize(str(tmp_path / "does-not-exist.gguf"), {"bits": 2}, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_bnb_checkpoint_is_loaded_as_it_is(tmp_path: Path) -> None:
+    config = {"quant_method": "bitsandbytes", "load_in_4bit": True, "bnb_4bit_quant_type": "nf4"}
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "llama", "quantization_config": config}))
+    variant = BnbQuantizer().quantize(str(tmp_path), {"bits": 4}, tmp_path / "out")
+    assert variant.model == str(tmp_path.resolve()) and variant.details["prequantized"] is True
+    assert variant.details["quantization_config"]["bnb_4bit_quant_type"] == "nf4"
+    (tmp_path / "config.json").write_text(json.dumps({"quantization_config": {"quant_method": "awq"}}))
+    with pytest.raises(UserError, match=r"already quantized \(awq\)"):
+        BnbQuantizer().quantize(str(tmp_path), {"bits": 4}, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 

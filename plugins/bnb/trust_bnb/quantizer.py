@@ -24,6 +24,7 @@ from trust_transformers.source import (
     dense_folder,
     float32_parameter_bytes,
     library_versions,
+    prequantized,
     require_dense,
     require_source,
 )
@@ -82,6 +83,8 @@ class BnbQuantizer(Quantizer):
         parsed = parse_recipe(recipe)
         bnb_version = require_bitsandbytes()
         source = require_source(model, "--quantize bnb")
+        if (loaded := prequantized(source, "bnb", ("bitsandbytes",))) is not None:
+            return Variant(source.location, loaded | {"recipe_applied": False})  # already bnb: load it as it is
         require_dense(source, "--quantize bnb")
         output_dir = Path(output_dir)
         output_dir.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,16 @@ def test_a_bad_recipe_fails_before_the_model_is_touched(tmp_path: Path) -> None:
 def test_an_unusable_model_fails_before_any_work(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="is a folder without config"):
         GptqQuantizer().quantize(str(tmp_path), {"bits": 4}, tmp_path / "out")
+
+
+def test_a_gptq_checkpoint_is_loaded_as_it_is(tmp_path: Path) -> None:
+    pytest.importorskip("gptqmodel")
+    pytest.importorskip("optimum")
+    config = {"quant_method": "gptq", "bits": 4, "group_size": 128}
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "llama", "quantization_config": config}))
+    variant = GptqQuantizer().quantize(str(tmp_path), {"bits": 4}, tmp_path / "out")
+    assert variant.model == str(tmp_path.resolve()) and variant.details["prequantized"] is True
+    assert not (tmp_path / "out").exists()
 
 
 def test_preflight_finds_gptqmodel_76_and_optimum() -> None:

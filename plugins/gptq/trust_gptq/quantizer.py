@@ -27,6 +27,7 @@ from trust_transformers.source import (
     dense_folder,
     float32_parameter_bytes,
     library_versions,
+    prequantized,
     require_dense,
     require_source,
 )
@@ -52,6 +53,8 @@ class GptqQuantizer(Quantizer):
         parsed = parse_recipe(recipe)
         versions = preflight("gptq")
         source = require_source(model, "--quantize gptq")
+        if (loaded := prequantized(source, "gptq", ("gptq",))) is not None:
+            return Variant(source.location, loaded | {"recipe_applied": False})  # already gptq: load it as it is
         require_dense(source, "--quantize gptq")
         output_dir = Path(output_dir)
         output_dir.mkdir(parents=True, exist_ok=True)

@@ -52,6 +52,16 @@ def test_a_bad_recipe_or_model_fails_before_any_work(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
+def test_an_hqq_checkpoint_is_loaded_as_it_is(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "llama"}))
+    (tmp_path / "qmodel.pt").write_bytes(b"")
+    write_marker(tmp_path, parse_recipe({"bits": 2}).as_dict(), "0.2.8")
+    variant = HqqQuantizer().quantize(str(tmp_path), {"bits": 4}, tmp_path / "out")
+    assert variant.model == str(tmp_path.resolve()) and variant.details["prequantized"] is True
+    assert variant.details["hqq"]["bits"] == 2 and variant.details["recipe_applied"] is False
+    assert not (tmp_path / "out").exists()
+
+
 def test_the_hqq_backend_claims_hqq_folders_only(tmp_path: Path) -> None:
     folder = tmp_path / "v"
     folder.mkdir()

@@ -15,7 +15,7 @@ from typing import Any
 
 from trust_core.contracts import Quantizer, Variant
 from trust_core.errors import UserError
-from trust_hqq.checkpoint import WEIGHTS_FILE, load_hqq, quiet_hqq, write_marker
+from trust_hqq.checkpoint import WEIGHTS_FILE, is_hqq_folder, load_hqq, quiet_hqq, read_marker, write_marker
 from trust_hqq.recipe import HqqRecipe, parse_recipe
 from trust_transformers.checks import reload_and_generate
 from trust_transformers.source import (
@@ -61,6 +61,9 @@ class HqqQuantizer(Quantizer):
         parsed = parse_recipe(recipe)
         hqq_version = require_hqq()
         source = require_source(model, "--quantize hqq")
+        if source.kind == "folder" and is_hqq_folder(Path(source.location)):  # already hqq: load it as it is
+            details = {"method": "hqq", "prequantized": True, "hqq": read_marker(Path(source.location))}
+            return Variant(source.location, details | {"base_source": "folder", "recipe_applied": False})
         require_dense(source, "--quantize hqq")
         output_dir = Path(output_dir)
         output_dir.mkdir(parents=True, exist_ok=True)
