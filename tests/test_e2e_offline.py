@@ -4,6 +4,7 @@ MiniLM as embedder, the truthfulness plugin's packaged sample and the real Trust
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import signal
@@ -348,3 +349,26 @@ def test_trust_plugins_lists_every_compression_plugin(trust):
         assert plugin in listed, sorted(listed)
         for kind, names in components.items():
             assert sorted(listed[plugin]["components"][kind]) == names, listed[plugin]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            ("--quantize", "hqq", "--calibration-samples", "4"),
+            "calibration_samples does not apply (HQQ is calibration-free)",
+        ),
+        (("--quantize", "awq", "--quant-bits", "8"), "bits must be 4 (AWQ's GEMM format), got 8"),
+        (("--quantize", "bnb", "--quant-group-size", "128"), "group_size 128 cannot be applied"),
+        (("--prune", "sparsegpt", "--pattern", "2:5"), "pattern"),
+    ],
+)
+def test_unusable_compression_recipes_exit_2_before_any_work(trust, tmp_path: Path, options, message):
+    method = options[1]
+    if importlib.util.find_spec(f"trust_{ {'sparsegpt': 'wanda'}.get(method, method) }") is None:
+        pytest.skip(f"the {method} plugin is not installed")
+    out = tmp_path / "v"
+    result = trust("compress", "--model", "smollm2", *options, "--out", str(out))
+    assert result.code == 2, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert not out.exists() and not list(tmp_path.iterdir())
