@@ -347,6 +347,9 @@ def compress(ctx: click.Context, **params: Any) -> None:
     Example:
       trust compress --model smollm2 --prune wanda --pattern 2:4 --out variants/smollm2-wanda-2of4
       trust run --model variants/smollm2-wanda-2of4 --tasks truthfulness/hallucination --limit 3
+      trust compress --model smollm2 --quantize hqq --quant-bits 4 --quant-group-size 64 --out variants/hqq4
+
+    The installed pruners and quantizers are listed by `trust plugins`.
     """
     from trust_core.compression import compress as produce
 
