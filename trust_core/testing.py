@@ -11,9 +11,17 @@ evaluators and assert exact metrics::
     score = task.score(generate(task, samples, scripted({"0": "Yes"})), evaluators, seed=0)
     assert metric(score, "accuracy", "mc").value == 1.0
 
+The checks every task plugin makes of its tasks are helpers too::
+
+    # dimension, sample package, aliases, data file stem, temperature, needs
+    assert_task_attributes(MyTask, "mydim", "trust_mydim", ("mine",), "mine", 0.0, {"judge"})
+    assert_packaged_sample(MyTask, "trust_mydim", {"a": 4, "b": 4})
+    assert_plugin_registers("mydim", ["mydim/mine", "mydim/other"])
+
 The archive path comes from ``TRUSTLLM_DATASET_ZIP`` or this project's
 ``../shared/datasets/trustllm/dataset.zip``; tests that need it are skipped without it.
-pytest is imported only by :func:`archive_items`.
+pytest is imported only by :func:`archive_items`, the plugin registry only by
+:func:`assert_plugin_registers`.
 """
 
 from __future__ import annotations
@@ -21,15 +29,22 @@ from __future__ import annotations
 import json
 import os
 import zipfile
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from trust_core.contracts import Generation, Prompt, Sample, Task, TaskScore
-from trust_core.data import sample_file
+from trust_core.data import DataSource, LoadedData, load_task_data, sample_file
 
 ARCHIVE_ENV = "TRUSTLLM_DATASET_ZIP"
+
+SCHEMA_DRAFT = "https://json-schema.org/draft/2020-12/schema"
+"""The JSON Schema dialect every task's ``item_schema`` declares."""
+
+DESCRIPTION_MAX = 120
+"""The longest a task's one-line ``description`` may be."""
 
 Respond = Callable[[Sample, Prompt], "str | None"]
 """A scripted model: the response (None = failed generation) for a sample's prompt."""
@@ -97,3 +112,68 @@ def assert_exportable(score: TaskScore) -> None:
     for value in score.metrics:
         json.dumps([value.value, value.ci, dict(value.extra)], allow_nan=False)
         assert 0 <= value.n_invalid <= value.n, value
+
+
+def assert_task_attributes(
+    task: type[Task],
+    dimension: str,
+    package: str,
+    aliases: tuple[str, ...],
+    stem: str,
+    temperature: float,
+    needs: Collection[str],
+    *,
+    version: str = "1",
+) -> None:
+    """The task class declares exactly these attributes, and the ones every task must have in due form.
+
+    An instance's ``dimension`` must be ``dimension``, ``sample_package`` must be ``package`` and ``data_file``
+    ``<dimension>/<stem>.json``; the description one non-empty line of at most :data:`DESCRIPTION_MAX`
+    characters; the item schema a draft 2020-12 JSON Schema. A plugin's tests can keep a table of
+    ``(aliases, stem, temperature, needs)`` rows by task id and pass ``*row``.
+    """
+    name = task.id
+    assert task.aliases == aliases, f"{name}: aliases {task.aliases!r}, expected {aliases!r}"
+    assert task.temperature == temperature, f"{name}: temperature {task.temperature!r}, expected {temperature!r}"
+    assert task.needs == frozenset(needs), f"{name}: needs {sorted(task.needs)}, expected {sorted(needs)}"
+    assert task.data_file == f"{dimension}/{stem}.json", f"{name}: data_file {task.data_file!r}"
+    assert task.version == version, f"{name}: version {task.version!r}, expected {version!r}"
+    assert task.sample_package == package, f"{name}: sample_package {task.sample_package!r}, expected {package!r}"
+    description = task.description
+    assert description, f"{name}: no description"
+    assert "\n" not in description, f"{name}: description on more than one line"
+    assert len(description) <= DESCRIPTION_MAX, f"{name}: description longer than {DESCRIPTION_MAX} characters"
+    assert task.item_schema.get("$schema") == SCHEMA_DRAFT, f"{name}: item_schema $schema is not {SCHEMA_DRAFT}"
+    assert task().dimension == dimension, f"{name}: dimension {task().dimension!r}, expected {dimension!r}"
+
+
+def assert_packaged_sample(task: type[Task], package: str, subset_counts: Mapping[str | None, int]) -> LoadedData:
+    """The task's packaged sample loads and validates as the core loads it, from ``package``'s sample file,
+    with exactly ``subset_counts`` samples per subset (``None`` = no subset); returns the loaded data."""
+    loaded = load_task_data(task(), DataSource(), None)
+    expected_file = f"{package}:{sample_file(task.data_file)}"
+    assert loaded.file == expected_file, f"{task.id}: loaded {loaded.file!r}, expected {expected_file!r}"
+    counts = Counter(sample.subset for sample in loaded.samples)
+    assert counts == subset_counts, f"{task.id}: subsets {dict(counts)}, expected {dict(subset_counts)}"
+    return loaded
+
+
+def assert_plugin_registers(plugin: str, task_ids: Iterable[str]) -> None:
+    """With only ``plugin`` loaded (``TRUST_LOAD_PLUGINS=<plugin>``, restored after), the registry holds exactly
+    the tasks ``task_ids``, each registered by that plugin."""
+    from trust_core.registry import ALLOW_LIST_ENV, Registry
+
+    previous = os.environ.get(ALLOW_LIST_ENV)
+    os.environ[ALLOW_LIST_ENV] = plugin
+    try:
+        registry = Registry()
+    finally:
+        if previous is None:
+            del os.environ[ALLOW_LIST_ENV]
+        else:
+            os.environ[ALLOW_LIST_ENV] = previous
+    expected = sorted(task_ids)
+    assert registry.names("task") == expected, f"tasks {registry.names('task')}, expected {expected}"
+    for task_id in expected:
+        owner = registry.plugin_of("task", task_id).name
+        assert owner == plugin, f"{task_id} registered by plugin {owner!r}, expected {plugin!r}"

@@ -18,10 +18,10 @@ from trust_ethics.moralchoice import ExplicitMoralChoiceHigh, ExplicitMoralChoic
 from trust_ethics.parsing import emotion_options
 
 from trust_core.contracts import Evaluators, JudgeQuery, Verdict
-from trust_core.data import DataSource, load_task_data, normalize_items, parse_items, sample_file, validate_items
+from trust_core.data import normalize_items, parse_items, sample_file, validate_items
 from trust_core.errors import DataError
-from trust_core.registry import Registry
 from trust_core.schemas import validator
+from trust_core.testing import assert_packaged_sample, assert_plugin_registers, assert_task_attributes
 
 EXPECTED = {
     "ethics/explicit_moralchoice_low": (
@@ -45,6 +45,12 @@ EXPECTED = {
     ),
     "ethics/awareness": (("awareness", "ethics_awareness"), "awareness", 0.0, set()),
 }
+
+
+def test_the_plugin_registers_the_five_tasks() -> None:
+    assert_plugin_registers("ethics", EXPECTED)
+
+
 SAMPLE_COUNTS: dict[str, dict[str | None, int]] = {
     "ethics/explicit_moralchoice_low": {None: 6},
     "ethics/explicit_moralchoice_high": {None: 4},
@@ -62,28 +68,9 @@ ARCHIVE_COUNTS: dict[str, dict[str | None, int]] = {
 
 
 @pytest.mark.parametrize("task", TASKS, ids=lambda t: t.id)
-def test_task_attributes(task: Any) -> None:
-    aliases, stem, temperature, needs = EXPECTED[task.id]
-    assert task.aliases == aliases and task.temperature == temperature and task.needs == frozenset(needs)
-    assert task.data_file == f"ethics/{stem}.json"
-    assert task.version == "1" and task.sample_package == "trust_ethics"
-    assert task.description and "\n" not in task.description and len(task.description) <= 120
-    assert task.item_schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert task().dimension == "ethics"
-
-
-def test_the_plugin_registers_the_five_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TRUST_LOAD_PLUGINS", "ethics")
-    registry = Registry()
-    assert registry.names("task") == sorted(EXPECTED)
-    assert registry.plugin_of("task", "ethics/awareness").name == "ethics"
-
-
-@pytest.mark.parametrize("task", TASKS, ids=lambda t: t.id)
-def test_packaged_sample_loads_and_validates(task: Any) -> None:
-    loaded = load_task_data(task(), DataSource(), None)
-    assert loaded.file == f"trust_ethics:{sample_file(task.data_file)}"
-    assert Counter(s.subset for s in loaded.samples) == SAMPLE_COUNTS[task.id]
+def test_task_attributes_and_packaged_sample(task: Any) -> None:
+    assert_task_attributes(task, "ethics", "trust_ethics", *EXPECTED[task.id])
+    assert_packaged_sample(task, "trust_ethics", SAMPLE_COUNTS[task.id])
 
 
 def test_packaged_sample_keeps_the_archive_conventions(kit: ModuleType) -> None:

@@ -21,11 +21,11 @@ from trust_fairness.disparagement import Disparagement
 from trust_fairness.preference import PreferenceBias
 from trust_fairness.stereotypes import StereotypeAgreement, StereotypeQuery, StereotypeRecognition
 
-from trust_core.data import DataSource, load_task_data, normalize_items, parse_items, sample_file, validate_items
+from trust_core.data import DataSource, load_task_data, normalize_items, parse_items, validate_items
 from trust_core.errors import DataError
-from trust_core.registry import Registry
 from trust_core.results import validate_results
 from trust_core.schemas import validator
+from trust_core.testing import assert_packaged_sample, assert_plugin_registers, assert_task_attributes
 
 EXPECTED = {
     "fairness/stereotype_agreement": (
@@ -49,6 +49,12 @@ EXPECTED = {
     "fairness/disparagement": (("disparagement",), "disparagement", 1.0, set()),
     "fairness/preference_bias": (("preference_bias", "preference"), "preference", 1.0, {"refusal"}),
 }
+
+
+def test_the_plugin_registers_the_five_tasks() -> None:
+    assert_plugin_registers("fairness", EXPECTED)
+
+
 SAMPLE_COUNTS: dict[str, dict[str | None, int]] = {
     "stereotype_agreement": {
         "race-color": 2,
@@ -90,28 +96,9 @@ def _stem(task: Any) -> str:
 
 
 @pytest.mark.parametrize("task", TASKS, ids=lambda t: t.id)
-def test_task_attributes(task: Any) -> None:
-    aliases, stem, temperature, needs = EXPECTED[task.id]
-    assert task.aliases == aliases and task.temperature == temperature and task.needs == frozenset(needs)
-    assert task.data_file == f"fairness/{stem}.json"
-    assert task.version == "1" and task.sample_package == "trust_fairness"
-    assert task.description and "\n" not in task.description and len(task.description) <= 120
-    assert task.item_schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert task().dimension == "fairness"
-
-
-def test_the_plugin_registers_the_five_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TRUST_LOAD_PLUGINS", "fairness")
-    registry = Registry()
-    assert registry.names("task") == sorted(EXPECTED)
-    assert registry.plugin_of("task", "fairness/disparagement").name == "fairness"
-
-
-@pytest.mark.parametrize("task", TASKS, ids=lambda t: t.id)
-def test_packaged_sample_loads_and_validates(task: Any) -> None:
-    loaded = load_task_data(task(), DataSource(), None)
-    assert loaded.file == f"trust_fairness:{sample_file(task.data_file)}"
-    assert Counter(s.subset for s in loaded.samples) == SAMPLE_COUNTS[_stem(task)]
+def test_task_attributes_and_packaged_sample(task: Any) -> None:
+    assert_task_attributes(task, "fairness", "trust_fairness", *EXPECTED[task.id])
+    assert_packaged_sample(task, "trust_fairness", SAMPLE_COUNTS[_stem(task)])
 
 
 def test_packaged_disparagement_sample_is_balanced_over_sex_and_race(kit: ModuleType) -> None:

@@ -15,10 +15,10 @@ from trust_privacy.confaide import PrivacyConfidence
 from trust_privacy.leakage import CELLS, PrivacyLeakage
 from trust_privacy.parsing import RATINGS, extract_emails
 
-from trust_core.data import DataSource, load_task_data, sample_file, validate_items
+from trust_core.data import DataSource, load_task_data, validate_items
 from trust_core.errors import DataError
-from trust_core.registry import Registry
 from trust_core.schemas import validator
+from trust_core.testing import assert_packaged_sample, assert_plugin_registers, assert_task_attributes
 
 EXPECTED = {
     "privacy/privacy_confidence": (
@@ -35,6 +35,12 @@ EXPECTED = {
     ),
     "privacy/privacy_leakage": (("privacy_leakage", "leakage"), "privacy_leakage", 1.0, set()),
 }
+
+
+def test_the_plugin_registers_the_three_tasks() -> None:
+    assert_plugin_registers("privacy", EXPECTED)
+
+
 SAMPLE_COUNTS: dict[str, dict[str | None, int]] = {
     "privacy_awareness_confAIde": {None: 6},
     "privacy_awareness_query": {"normal": 4, "aug": 4},
@@ -52,28 +58,9 @@ def _stem(task: Any) -> str:
 
 
 @pytest.mark.parametrize("task", TASKS, ids=lambda t: t.id)
-def test_task_attributes(task: Any) -> None:
-    aliases, stem, temperature, needs = EXPECTED[task.id]
-    assert task.aliases == aliases and task.temperature == temperature and task.needs == frozenset(needs)
-    assert task.data_file == f"privacy/{stem}.json"
-    assert task.version == "1" and task.sample_package == "trust_privacy"
-    assert task.description and "\n" not in task.description and len(task.description) <= 120
-    assert task.item_schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert task().dimension == "privacy"
-
-
-def test_the_plugin_registers_the_three_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TRUST_LOAD_PLUGINS", "privacy")
-    registry = Registry()
-    assert registry.names("task") == sorted(EXPECTED)
-    assert registry.plugin_of("task", "privacy/privacy_leakage").name == "privacy"
-
-
-@pytest.mark.parametrize("task", TASKS, ids=lambda t: t.id)
-def test_packaged_sample_loads_and_validates(task: Any) -> None:
-    loaded = load_task_data(task(), DataSource(), None)
-    assert loaded.file == f"trust_privacy:{sample_file(task.data_file)}"
-    assert Counter(s.subset for s in loaded.samples) == SAMPLE_COUNTS[_stem(task)]
+def test_task_attributes_and_packaged_sample(task: Any) -> None:
+    assert_task_attributes(task, "privacy", "trust_privacy", *EXPECTED[task.id])
+    assert_packaged_sample(task, "trust_privacy", SAMPLE_COUNTS[_stem(task)])
 
 
 def test_packaged_leakage_sample_has_every_tld_kind_and_a_dot_org_gold(kit: ModuleType) -> None:

@@ -16,10 +16,10 @@ from trust_robustness.ood_generalization import OodGeneralization
 from trust_robustness.parsing import diagnosis_options, named_options
 
 from trust_core.contracts import Evaluators, JudgeQuery, Verdict
-from trust_core.data import DataSource, load_task_data, normalize_items, parse_items, sample_file, validate_items
+from trust_core.data import normalize_items, parse_items, validate_items
 from trust_core.errors import DataError
-from trust_core.registry import Registry
 from trust_core.schemas import validator
+from trust_core.testing import assert_packaged_sample, assert_plugin_registers, assert_task_attributes
 
 EXPECTED = {
     "robustness/adversarial_glue": (("adversarial_glue", "advglue", "AdvGLUE"), "AdvGLUE", 0.0, set()),
@@ -32,6 +32,12 @@ EXPECTED = {
     "robustness/ood_detection": (("ood_detection",), "ood_detection", 1.0, {"refusal"}),
     "robustness/ood_generalization": (("ood_generalization",), "ood_generalization", 0.0, {"judge"}),
 }
+
+
+def test_the_plugin_registers_the_four_tasks() -> None:
+    assert_plugin_registers("robustness", EXPECTED)
+
+
 SAMPLE_COUNTS = {
     "AdvGLUE": {"qqp": 6, "sst2": 6, "qnli": 6, "mnli": 6},
     "AdvInstruction": {"original": 2} | {t: 2 for t in PERTURBATIONS},
@@ -46,28 +52,9 @@ def stem_of(task: Any) -> str:
 
 
 @pytest.mark.parametrize("task", TASKS, ids=lambda t: t.id)
-def test_task_attributes(task: Any) -> None:
-    aliases, stem, temperature, needs = EXPECTED[task.id]
-    assert task.aliases == aliases and task.temperature == temperature and task.needs == frozenset(needs)
-    assert task.data_file == f"robustness/{stem}.json"
-    assert task.version == "1" and task.sample_package == "trust_robustness"
-    assert task.description and "\n" not in task.description and len(task.description) <= 120
-    assert task.item_schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert task().dimension == "robustness"
-
-
-def test_the_plugin_registers_the_four_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TRUST_LOAD_PLUGINS", "robustness")
-    registry = Registry()
-    assert registry.names("task") == sorted(EXPECTED)
-    assert registry.plugin_of("task", "robustness/adversarial_glue").name == "robustness"
-
-
-@pytest.mark.parametrize("task", TASKS, ids=lambda t: t.id)
-def test_packaged_sample_loads_and_validates(task: Any) -> None:
-    loaded = load_task_data(task(), DataSource(), None)
-    assert loaded.file == f"trust_robustness:{sample_file(task.data_file)}"
-    assert Counter(s.subset for s in loaded.samples) == SAMPLE_COUNTS[stem_of(task)]
+def test_task_attributes_and_packaged_sample(task: Any) -> None:
+    assert_task_attributes(task, "robustness", "trust_robustness", *EXPECTED[task.id])
+    assert_packaged_sample(task, "trust_robustness", SAMPLE_COUNTS[stem_of(task)])
 
 
 def test_packaged_sample_is_not_copied_from_the_archive(kit: ModuleType) -> None:

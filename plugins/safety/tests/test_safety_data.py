@@ -15,10 +15,10 @@ from trust_safety.jailbreak import STYLES, JailbreakTask
 from trust_safety.misuse import SOURCES, MisuseTask
 from trust_safety.toxicity import ToxicityTask
 
-from trust_core.data import DataSource, load_task_data, normalize_items, sample_file, validate_items
+from trust_core.data import DataSource, load_task_data, normalize_items, validate_items
 from trust_core.errors import DataError
-from trust_core.registry import Registry
 from trust_core.schemas import validator
+from trust_core.testing import assert_packaged_sample, assert_plugin_registers, assert_task_attributes
 
 EXPECTED = {
     "safety/jailbreak": (("jailbreak",), "jailbreak", {"refusal"}),
@@ -26,17 +26,6 @@ EXPECTED = {
     "safety/misuse": (("misuse",), "misuse", {"refusal"}),
     "safety/exaggerated_safety": (("exaggerated_safety", "exaggerated", "xstest"), "exaggerated_safety", {"refusal"}),
 }
-
-
-@pytest.mark.parametrize("task", TASKS, ids=lambda t: t.id)
-def test_task_attributes(task: Any) -> None:
-    aliases, stem, needs = EXPECTED[task.id]
-    assert task.aliases == aliases and task.temperature == 1.0 and task.needs == frozenset(needs)
-    assert task.data_file == f"safety/{stem}.json"
-    assert task.version == "1" and task.sample_package == "trust_safety"
-    assert task.description and "\n" not in task.description and len(task.description) <= 120
-    assert task.item_schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert task().dimension == "safety"
 
 
 @pytest.mark.parametrize("task", TASKS, ids=lambda t: t.id)
@@ -50,11 +39,8 @@ def test_toxicity_scores_the_jailbreak_generations() -> None:
     assert all(task.generation_of is None for task in TASKS if task is not ToxicityTask)
 
 
-def test_the_plugin_registers_the_four_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TRUST_LOAD_PLUGINS", "safety")
-    registry = Registry()
-    assert registry.names("task") == sorted(EXPECTED)
-    assert registry.plugin_of("task", "safety/toxicity").name == "safety"
+def test_the_plugin_registers_the_four_tasks() -> None:
+    assert_plugin_registers("safety", EXPECTED)
 
 
 SAMPLE_SUBSETS = {
@@ -66,10 +52,10 @@ SAMPLE_SUBSETS = {
 
 
 @pytest.mark.parametrize("task", TASKS, ids=lambda t: t.id)
-def test_packaged_sample_loads_and_validates(task: Any) -> None:
-    loaded = load_task_data(task(), DataSource(), None)
-    assert loaded.file == f"trust_safety:{sample_file(task.data_file)}"
-    assert Counter(s.subset for s in loaded.samples) == SAMPLE_SUBSETS[task.id]
+def test_task_attributes_and_packaged_sample(task: Any) -> None:
+    aliases, stem, needs = EXPECTED[task.id]  # every safety task samples at temperature 1.0
+    assert_task_attributes(task, "safety", "trust_safety", aliases, stem, 1.0, needs)
+    assert_packaged_sample(task, "trust_safety", SAMPLE_SUBSETS[task.id])
 
 
 def test_packaged_jailbreak_sample_has_every_style_in_both_request_sets(kit: ModuleType) -> None:

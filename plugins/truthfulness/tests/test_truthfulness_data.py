@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 import zipfile
-from collections import Counter
 from types import ModuleType
 from typing import Any
 
@@ -14,10 +13,11 @@ from trust_truthfulness import TASKS
 from trust_truthfulness.sycophancy import Sycophancy
 
 from trust_core.contracts import BackendOptions, Evaluators, JudgeQuery, Verdict
-from trust_core.data import DataSource, load_task_data, sample_file, validate_items
+from trust_core.data import validate_items
 from trust_core.errors import DataError
 from trust_core.registry import ComponentContext, Registry
 from trust_core.schemas import validator
+from trust_core.testing import assert_packaged_sample, assert_plugin_registers, assert_task_attributes
 
 EXPECTED = {
     "truthfulness/use_internal_knowledge": (("use_internal_knowledge", "internal"), "internal", 1.0, {"judge"}),
@@ -31,6 +31,12 @@ EXPECTED = {
         {"judge"},
     ),
 }
+
+
+def test_the_plugin_registers_the_five_tasks() -> None:
+    assert_plugin_registers("truthfulness", EXPECTED)
+
+
 SAMPLE_COUNTS = {
     "internal": {"codah": 4, "squad": 4, "hotpot": 4, "adversarial": 4},
     "external": {"climate": 4, "healthver": 4, "covid": 4, "scifact": 4},
@@ -41,28 +47,9 @@ SAMPLE_COUNTS = {
 
 
 @pytest.mark.parametrize("task", TASKS, ids=lambda t: t.id)
-def test_task_attributes(task: Any) -> None:
-    aliases, stem, temperature, needs = EXPECTED[task.id]
-    assert task.aliases == aliases and task.temperature == temperature and task.needs == frozenset(needs)
-    assert task.data_file == f"truthfulness/{stem}.json"
-    assert task.version == "1" and task.sample_package == "trust_truthfulness"
-    assert task.description and "\n" not in task.description and len(task.description) <= 120
-    assert task.item_schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert task().dimension == "truthfulness"
-
-
-def test_the_plugin_registers_the_five_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TRUST_LOAD_PLUGINS", "truthfulness")
-    registry = Registry()
-    assert registry.names("task") == sorted(EXPECTED)
-    assert registry.plugin_of("task", "truthfulness/sycophancy").name == "truthfulness"
-
-
-@pytest.mark.parametrize("task", TASKS, ids=lambda t: t.id)
-def test_packaged_sample_loads_and_validates(task: Any) -> None:
-    loaded = load_task_data(task(), DataSource(), None)
-    assert loaded.file == f"trust_truthfulness:{sample_file(task.data_file)}"
-    assert Counter(s.subset for s in loaded.samples) == SAMPLE_COUNTS[task.data_file.split("/")[1][:-5]]
+def test_task_attributes_and_packaged_sample(task: Any) -> None:
+    assert_task_attributes(task, "truthfulness", "trust_truthfulness", *EXPECTED[task.id])
+    assert_packaged_sample(task, "trust_truthfulness", SAMPLE_COUNTS[task.data_file.split("/")[1][:-5]])
 
 
 def _archive_items(kit: ModuleType, data_file: str) -> list[dict[str, Any]]:
