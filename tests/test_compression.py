@@ -145,3 +145,18 @@ def test_a_seed_load_flag_compresses_with_that_quantizer(scripted, tmp_path: Pat
     assert run.code == 0, run.stderr
     info = json.loads((out / "variant.json").read_text())
     assert (info["kind"], info["method"], info["recipe"]["bits"]) == ("quantize", "copy", 8)
+
+
+def test_a_variant_in_its_output_folder_must_have_weights(tmp_path: Path):
+    import pytest
+
+    from trust_core.compression import CompressionRequest, _check_produced
+    from trust_core.contracts import Variant
+
+    request = CompressionRequest("quantize", "x", {})
+    (tmp_path / "tokenizer.json").write_text("{}")
+    with pytest.raises(RuntimeError, match="quantize x: the plugin returned its output folder but wrote no weights"):
+        _check_produced(request, Variant(str(tmp_path), {}), tmp_path)
+    _check_produced(request, Variant("org/elsewhere", {}), tmp_path)  # a variant pointing elsewhere is fine
+    (tmp_path / "model.safetensors").write_bytes(b"x")
+    _check_produced(request, Variant(str(tmp_path), {}), tmp_path)

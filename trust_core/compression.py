@@ -115,6 +115,7 @@ def compress(
     started = time.time()
     try:
         variant = _produce(component, request, resolved, work_dir)
+        _check_produced(request, variant, work_dir)
     except BaseException:
         shutil.rmtree(work_dir, ignore_errors=True)
         raise
@@ -128,6 +129,16 @@ def variant_model(folder: Path, info: dict[str, Any]) -> str:
     """The model spec a variant folder stands for: the folder itself, or the spec its plugin returned."""
     model = info.get("model", ".")
     return str(folder) if model == "." else str(model)
+
+
+def _check_produced(request: CompressionRequest, variant: Variant, work_dir: Path) -> None:
+    """A variant that says it lives in ``work_dir`` must have left weight files there (a plugin bug otherwise)."""
+    if Path(variant.model).resolve() != work_dir.resolve():
+        return
+    if not any(path.suffix in WEIGHT_SUFFIXES for path in work_dir.rglob("*") if path.is_file()):
+        raise RuntimeError(
+            f"{request.kind} {request.method}: the plugin returned its output folder but wrote no weights"
+        )
 
 
 def _produce(component: Any, request: CompressionRequest, model: str, work_dir: Path) -> Variant:

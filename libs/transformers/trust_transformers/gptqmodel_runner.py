@@ -105,10 +105,11 @@ def quantize_and_save(
     except OSError as exc:
         raise UserError(f"cannot load {location}: {exc}") from None
     extra = {"backend": backend} if backend is not None else {}
+    output_dir = output_dir.resolve()  # before the chdir below
     with contextlib.chdir(scratch):  # GPTQModel writes run logs to ./logs of the working directory
         model.quantize(samples, batch_size=1, **extra)
         seconds = time.perf_counter() - started
-        model.save(str(output_dir.resolve()))
+        model.save(str(output_dir))
     del model
     return Quantized(round(seconds, 2), device, str(dtype).removeprefix("torch."))
 
@@ -152,7 +153,7 @@ def run_quantizer(job: GptqModelJob, model: str, output_dir: Path) -> Variant:
     if (loaded := prequantized(source, job.method, job.quant_methods)) is not None:
         return Variant(source.location, loaded | {"recipe_applied": False})  # already this method: load as it is
     require_dense(source, who)
-    output_dir = Path(output_dir)
+    output_dir = Path(output_dir).resolve()  # GPTQModel runs inside the scratch folder: no relative paths
     output_dir.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f"trust-{job.method}-"))
     try:

@@ -12,20 +12,24 @@ from trust_core.contracts import BackendOptions, ChatRequest, GenerationSettings
 pytestmark = pytest.mark.slow
 
 
-def test_awq_checkpoint_is_produced_on_cpu_and_loads_in_the_hf_backend(tmp_path: Path) -> None:
+def test_awq_checkpoint_is_produced_on_cpu_and_loads_in_the_hf_backend(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytest.importorskip("gptqmodel")
     trust_smollm2 = pytest.importorskip("trust_smollm2")
     from trust_awq import AwqQuantizer
 
+    monkeypatch.chdir(tmp_path)  # a relative output folder must land here, not in GPTQModel's scratch folder
     out = tmp_path / "awq"
     recipe = {"bits": 4, "group_size": 64, "seed": 42, "calibration_samples": 8}
-    variant = AwqQuantizer().quantize(trust_smollm2.gguf_path(), recipe, out)
+    variant = AwqQuantizer().quantize(trust_smollm2.gguf_path(), recipe, Path("awq"))
     details = variant.details
     assert (details["bits"], details["group_size"], details["calibration"]["samples"]) == (4, 64, 8)
     assert details["quantize_dtype"] == "bfloat16" and details["device"] == "cpu"
     assert sum(details["quantized_layers"].values()) == 210  # 30 layers x 7 projections; lm_head stays dense
     assert all("Awq" in name for name in details["quantized_layers"])
     assert details["reload_check"]["new_tokens"] > 0
+    assert variant.model == str(out)
     config = json.loads((out / "config.json").read_text())["quantization_config"]
     assert (config["quant_method"], config["version"], config["bits"], config["group_size"]) == ("awq", "gemm", 4, 64)
     assert (out / "model.safetensors").stat().st_size < 150e6
