@@ -18,6 +18,8 @@ from trust_core.errors import UserError
 
 PLUGIN_DIRS_ENV = "TRUST_PLUGIN_DIRS"
 SECRET_OPTIONS = {"openai": "OPENAI_API_KEY", "gemini": "GEMINI_API_KEY", "perspective": "PERSPECTIVE_API_KEY"}
+API_OPTIONS = ("base_url", "judge_base_url", "max_concurrency", "request_timeout", "max_retries")
+"""Options for API backends and judges, passed to components in ``BackendOptions.extra`` under these names."""
 
 
 def _registry(ctx: click.Context) -> Any:
@@ -144,6 +146,34 @@ def _run_options(func: Callable[..., Any]) -> Callable[..., Any]:
             metavar="KEY",
             help="Perspective API key (toxicity).",
         ),
+        click.option(
+            "--base-url",
+            metavar="URL",
+            help="API backends: the server's base URL (e.g. http://127.0.0.1:8000/v1 for vLLM, TGI, llama.cpp, "
+            "Ollama or FastChat with --backend openai).",
+        ),
+        click.option(
+            "--max-concurrency",
+            type=click.IntRange(min=1),
+            default=4,
+            show_default=True,
+            help="API backends and judges: requests in flight at once.",
+        ),
+        click.option(
+            "--request-timeout",
+            type=click.FloatRange(min=0, min_open=True),
+            default=60.0,
+            show_default=True,
+            help="API backends and judges: seconds before one request times out (it is then retried).",
+        ),
+        click.option(
+            "--max-retries",
+            type=click.IntRange(min=0),
+            default=5,
+            show_default=True,
+            help="API backends and judges: retries after a 429, 5xx, timeout or connection error "
+            "(exponential backoff with jitter, honouring Retry-After).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -216,6 +246,23 @@ def _evaluate_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help="Scores toxicity: perspective (needs a Perspective key), another registered scorer, or a model "
             "used as LLM rater. Without one, toxicity metrics are reported as skipped.",
         ),
+        click.option(
+            "--judge_family",
+            "--judge-family",
+            "judge_family",
+            metavar="FAMILY",
+            help="The seed's judge selection: a judge family (llama, glm, gemma, qwen, gpt, gemini); "
+            "with --judge_model the same as --judge FAMILY:MODEL.",
+        ),
+        click.option(
+            "--judge_model", "--judge-model", "judge_model", metavar="MODEL", help="The judge family's model."
+        ),
+        click.option(
+            "--judge-base-url",
+            metavar="URL",
+            help="API judges (e.g. --judge gpt:MODEL): the server's base URL, for any OpenAI-compatible server "
+            "(default: the provider's own, or --base-url).",
+        ),
         click.option("--embedder", metavar="EMBEDDER", help="Embedder name[:arg] (default: the default embedder)."),
         click.option(
             "--output",
@@ -249,16 +296,31 @@ def _request(params: dict[str, Any]) -> Any:
     )
 
 
+def _combine_judge_options(params: dict[str, Any]) -> None:
+    """Fold the seed's ``--judge_family F --judge_model M`` into ``--judge F:M`` (in place)."""
+    family, model = params.pop("judge_family", None), params.pop("judge_model", None)
+    if family is None and model is None:
+        return
+    if params.get("judge"):
+        raise UserError("--judge and --judge_family/--judge_model: give one or the other")
+    if family is None:
+        raise UserError("--judge_model needs --judge_family (or use --judge FAMILY:MODEL)")
+    params["judge"] = f"{family}:{model}" if model else family
+
+
 def _build_options(params: dict[str, Any]) -> Any:
     from trust_core.runner import RunOptions
 
     compression = _request(params)
     secrets = {name: params.pop(f"{name}_api_key") for name in SECRET_OPTIONS}
+    _combine_judge_options(params)
+    api = {name: params.pop(name, None) for name in API_OPTIONS}
     backend_options = BackendOptions(
         batch_size=params.pop("batch_size"),
         num_gpus=params.pop("num_gpus"),
         trust_remote_code=params.pop("trust_remote_code"),
         secrets={name: value for name, value in secrets.items() if value},
+        extra={name: value for name, value in api.items() if value is not None},
     )
     params.pop("samples_output", None)
     return RunOptions(backend_options=backend_options, compression=compression, **params)
