@@ -22,7 +22,7 @@ core="."
 plugins=(
     libs/transformers plugins/hf plugins/smollm2 plugins/sentence_transformers
     plugins/truthfulness plugins/safety plugins/fairness plugins/robustness plugins/privacy plugins/ethics
-    plugins/refusal plugins/perspective plugins/longformer plugins/wanda plugins/hqq
+    plugins/refusal plugins/perspective plugins/longformer plugins/wanda plugins/hqq plugins/openai
 )
 if [[ "${1:-}" == "--test" ]]; then
     core=".[test]"
@@ -36,7 +36,8 @@ DISABLE_CUDA=${DISABLE_CUDA:-1} "${pip[@]}" -c constraints.txt "${editables[@]}"
 
 if [[ "${1:-}" == "--test" ]]; then
     echo "installing the llama.cpp backend (first build of llama-cpp-python takes ~10 minutes)..." >&2
-    if ! "${pip[@]}" -c constraints.txt -e plugins/llamacpp; then
+    # [server]: llama.cpp's OpenAI-compatible server, the real server the API backend and judge tests run against
+    if ! "${pip[@]}" -c constraints.txt -e "plugins/llamacpp[server]"; then
         echo "warning: llama-cpp-python did not build (needs a C/C++ compiler and cmake);" \
              "its tests will be skipped" >&2
     fi

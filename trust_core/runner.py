@@ -339,6 +339,26 @@ def make_evaluators(
     )
 
 
+def preflight_evaluators(registry: Registry, options: RunOptions) -> None:
+    """Build (and release) every evaluator the user named that is a registered component, before any work.
+
+    Constructors are cheap and validate their settings, so a missing API key or a malformed argument of
+    ``--judge gpt:...``, ``--toxicity-scorer perspective`` or ``--embedder openai`` stops the run with one
+    message (exit 2) before a model is loaded or a response generated. Model specs used as LLM judges are
+    checked when first used.
+    """
+    context = ComponentContext(registry, options.backend_options)
+    for kind, spec in (
+        ("custom", options.judge),
+        ("refusal", options.refusal_judge),
+        ("toxicity", options.toxicity_scorer),
+    ):
+        if spec and spec.partition(":")[0] in registry.components["judge"]:
+            registry.make_judge(spec, context, kind=kind).close()
+    if options.embedder and options.embedder.partition(":")[0] in registry.components["embedder"]:
+        registry.make_embedder(options.embedder, context)
+
+
 def now() -> str:
     """Current UTC time, ISO 8601."""
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

@@ -27,6 +27,7 @@ from trust_core.runner import (
     make_evaluators,
     now,
     plan,
+    preflight_evaluators,
     resolve_tasks,
     score,
     stored_generations,
@@ -45,6 +46,8 @@ def execute(registry: Registry, options: RunOptions, command: str, samples_outpu
     started = now()
     tasks = resolve_tasks(registry, options.tasks, options.dimensions)
     task_data = load_all(tasks, DataSource(options.data_dir), options.limit)
+    if command != "generate":
+        preflight_evaluators(registry, options)
     if options.restart:
         Store.remove(options.run_dir)
     store = Store.in_run_dir(options.run_dir)
