@@ -63,14 +63,23 @@ def test_failure_is_retried_and_success_is_never_overwritten(tmp_path: Path):
     assert store.count_responses() == {"ok": 1}
 
 
-def test_verdict_cache_keeps_only_successes(tmp_path: Path):
+def test_verdict_cache_keeps_successes_and_replies_without_a_label(tmp_path: Path):
     store = Store.in_run_dir(tmp_path)
     good = verdict_key("judge/1", "q1", ("YES", "NO"))
-    bad = verdict_key("judge/1", "q2", ("YES", "NO"))
+    down = verdict_key("judge/1", "q2", ("YES", "NO"))
+    mumble = verdict_key("judge/1", "q3", ("YES", "NO"))
     assert verdict_key("judge/2", "q1", ("YES", "NO")) != good
     store.put_verdict(good, "judge/1", Verdict("YES", raw="Yes."))
-    store.put_verdict(bad, "judge/1", Verdict(None, error="no label"))
-    assert store.verdicts([good, bad]) == {good: Verdict("YES", raw="Yes.")}
+    store.put_verdict(down, "judge/1", Verdict(None, error="HTTP 503: overloaded"))  # no reply: ask again
+    store.put_verdict(mumble, "judge/1", Verdict(None, raw="Maybe?", error="reply names no allowed label"))
+    assert store.verdicts([good, down, mumble]) == {
+        good: Verdict("YES", raw="Yes."),
+        mumble: Verdict(None, raw="Maybe?", error="reply names no allowed label"),
+    }
+    store.put_verdict(mumble, "judge/1", Verdict("NO", raw="No."))  # a later success replaces the failure
+    assert store.verdicts([mumble]) == {mumble: Verdict("NO", raw="No.")}
+    store.close()
+    assert Store.in_run_dir(tmp_path).verdicts([mumble, down]) == {mumble: Verdict("NO", raw="No.")}
 
 
 def test_embeddings_round_trip(tmp_path: Path):

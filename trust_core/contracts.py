@@ -102,6 +102,9 @@ class Backend(ABC):
     name: ClassVar[str]
     version: ClassVar[str] = "1"
     description: ClassVar[str] = ""
+    resolves_aliases: ClassVar[bool] = True
+    """Whether ``--model`` aliases (``smollm2``) become local paths for this backend; API backends set False,
+    since their ``--model`` is the id the server knows the model by."""
 
     def __init__(self, model: str, options: BackendOptions) -> None:
         self.model = model

@@ -133,23 +133,24 @@ class CachedEvaluators(Evaluators):
             return []
         identity = judge.identity()
         keys = [verdict_key(identity, query.instruction, query.labels) for query in queries]
-        known = self.store.verdicts(keys)
-        self.counts["verdicts_cached"] += sum(1 for key in keys if key in known)
-        missing = list(dict.fromkeys(key for key in keys if key not in known))
+        cached = self.store.verdicts(keys)
+        self.counts["verdicts_cached"] += sum(1 for key in keys if key in cached)
+        known = {key: verdict for key, verdict in cached.items() if not verdict.failed}
+        failed = {key: verdict for key, verdict in cached.items() if verdict.failed}
+        missing = list(dict.fromkeys(key for key in keys if key not in cached))
         query_of = dict(zip(keys, queries, strict=True))
-        failed: dict[str, Verdict] = {}
         with progress(total=len(missing), desc=f"{kind} verdicts", unit="verdict") as bar:
             for start in range(0, len(missing), self.judge_batch):
                 chunk = missing[start : start + self.judge_batch]
                 for key, verdict in zip(chunk, judge.judge([query_of[key] for key in chunk]), strict=True):
                     self.counts["verdicts_computed"] += 1
+                    self.store.put_verdict(key, identity, verdict)  # the store keeps what may be reused
                     if verdict.failed:
                         failed[key] = verdict
                     else:
                         known[key] = verdict
-                        self.store.put_verdict(key, identity, verdict)
                 bar.update(len(chunk))
-        self.counts["judge_failures"] += len(failed)
+        self.counts["judge_failures"] += sum(1 for key in keys if key in failed)
         return [known.get(key) or failed[key] for key in keys]
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:

@@ -270,6 +270,8 @@ class Registry:
 
     def make_backend(self, model_spec: str, backend: str | None, options: BackendOptions) -> Backend:
         """Resolve a model spec (alias, path, id) and build the backend for it."""
+        if backend and not self._lookup("backend", backend, "--backend").resolves_aliases:
+            return self._lookup("backend", backend, "--backend")(model_spec, options)  # e.g. a served model's id
         model = self.resolve_model(model_spec)
         return self.backend_class(backend, model)(model, options)
 

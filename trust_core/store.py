@@ -55,6 +55,13 @@ CREATE TABLE IF NOT EXISTS verdicts (
     score REAL,
     created_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS judge_failures (
+    key TEXT PRIMARY KEY,
+    judge TEXT NOT NULL,
+    raw TEXT NOT NULL,
+    error TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS embeddings (
     key TEXT PRIMARY KEY,
     embedder TEXT NOT NULL,
@@ -203,11 +210,15 @@ class Store:
     # ------------------------------------------------------------------ verdicts
 
     def verdicts(self, keys: Sequence[str]) -> dict[str, Verdict]:
-        """Cached successful verdicts among ``keys``."""
+        """Cached verdicts among ``keys``: successes, and judge replies that named no label (as failures)."""
         found: dict[str, Verdict] = {}
         for start in range(0, len(keys), 500):
             chunk = list(keys[start : start + 500])
             marks = ",".join("?" * len(chunk))
+            for key, raw, error in self.db.execute(
+                f"SELECT key, raw, error FROM judge_failures WHERE key IN ({marks})", chunk
+            ):
+                found[key] = Verdict(label=None, raw=raw, error=error)
             for key, label, raw, score in self.db.execute(
                 f"SELECT key, label, raw, score FROM verdicts WHERE key IN ({marks})", chunk
             ):
@@ -215,13 +226,24 @@ class Store:
         return found
 
     def put_verdict(self, key: str, judge_identity: str, verdict: Verdict) -> None:
-        """Cache a successful verdict (failures are not cached: they are retried next time)."""
-        if verdict.label is None:
-            return
-        self.db.execute(
-            "INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?, ?, ?)",
-            (key, judge_identity, verdict.label, verdict.raw, verdict.score, time.time()),
-        )
+        """Cache a verdict the judge gave: a label, or a reply that named none (``raw`` without a label).
+
+        A failure without a reply (timeout, HTTP error, no API key) is not cached: it is asked again next time.
+        A reply that named no label is cached as a failure, since asking the same judge the same question with
+        the same seeds gives the same reply; a later success replaces it.
+        """
+        now = time.time()
+        if verdict.label is not None:
+            self.db.execute(
+                "INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?, ?, ?)",
+                (key, judge_identity, verdict.label, verdict.raw, verdict.score, now),
+            )
+            self.db.execute("DELETE FROM judge_failures WHERE key = ?", (key,))
+        elif verdict.raw is not None:
+            self.db.execute(
+                "INSERT OR REPLACE INTO judge_failures VALUES (?, ?, ?, ?, ?)",
+                (key, judge_identity, verdict.raw, verdict.error or "reply names no allowed label", now),
+            )
 
     # ------------------------------------------------------------------ embeddings
 

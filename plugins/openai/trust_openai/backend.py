@@ -28,6 +28,7 @@ class OpenAIBackend(Backend):
     name = "openai"
     version = "1"
     description = "OpenAI chat completions; any OpenAI-compatible server via --base-url (vLLM, TGI, llama.cpp, Ollama)"
+    resolves_aliases = False  # --model is the served model's id, not a local alias
 
     def __init__(
         self, model: str, options: BackendOptions, base_url_option: str = "base_url", who: str = "--backend openai"
