@@ -77,3 +77,12 @@ def test_llm_judge_on_the_generation_model_shares_its_backend(monkeypatch):
     separate = registry.make_judge("scripted:refuse", context, reusable=generation_backend)
     assert separate.backend is not generation_backend and separate.owns_backend
     assert registry.make_judge("keyword", context).identity() == "keyword/1"
+
+
+def test_labels_inside_reasoning_blocks_are_not_the_answer():
+    from trust_core.judging import parse_verdict, strip_reasoning
+
+    reply = "<think>It could be CORRECT, but the claim is false.</think>\nWRONG"
+    assert parse_verdict(reply, ("CORRECT", "WRONG")) == "WRONG"
+    assert parse_verdict("<think>maybe CORRECT", ("CORRECT", "WRONG")) is None  # never finished thinking
+    assert strip_reasoning("a <THINK>x</THINK> b") == "a   b"

@@ -34,14 +34,24 @@ def _label_pattern(label: str) -> re.Pattern[str]:
     return re.compile(r"(?<![A-Za-z0-9])" + r"[\s_\-]+".join(words) + r"(?![A-Za-z0-9])", re.IGNORECASE)
 
 
+_REASONING = re.compile(r"<think>.*?(</think>|$)", re.DOTALL | re.IGNORECASE)
+
+
+def strip_reasoning(reply: str) -> str:
+    """``reply`` without ``<think>…</think>`` blocks (reasoning models: Qwen3, GLM-Z1, DeepSeek-R1), so a label
+    mentioned while thinking is not taken for the answer; an unclosed block runs to the end of the reply."""
+    return _REASONING.sub(" ", reply)
+
+
 def parse_verdict(reply: str, labels: Sequence[str]) -> str | None:
     """The allowed label ``reply`` commits to, or None.
 
-    Labels match case-insensitively as whole words, with spaces, underscores and
-    hyphens interchangeable (``NOT_CORRECTED`` = "not corrected"). A longer label
-    wins over a label it contains at the same place ("not corrected" is not
-    "corrected"); otherwise the earliest label in the reply wins.
+    Reasoning blocks are ignored (:func:`strip_reasoning`). Labels match case-insensitively as whole words,
+    with spaces, underscores and hyphens interchangeable (``NOT_CORRECTED`` = "not corrected"). A longer label
+    wins over a label it contains at the same place ("not corrected" is not "corrected"); otherwise the
+    earliest label in the reply wins.
     """
+    reply = strip_reasoning(reply)
     matches: list[tuple[int, int, str]] = []
     for label in labels:
         for match in _label_pattern(label).finditer(reply):

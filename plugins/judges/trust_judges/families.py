@@ -1,0 +1,94 @@
+"""Open LLM judges by family: each is the core's LLM judge over a local model of that family.
+
+``--judge llama`` uses the family's default model; ``--judge llama:MODEL`` any model (hub id, folder, GGUF
+file or alias) — the seed's ``--judge_family llama --judge_model MODEL``. The model runs in whichever
+installed backend fits it best (``hf``, ``llamacpp``...), with the family's quirks applied: GLM-4's original
+checkpoints need remote code; reasoning models' ``<think>`` blocks are ignored by the core's verdict parser.
+The judge prompts come from the task plugins; a judge only runs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any, ClassVar
+
+from trust_core.contracts import JUDGE_KINDS, Judge, JudgeQuery, Verdict
+from trust_core.judging import LLMJudge
+from trust_core.registry import ComponentContext
+
+
+class FamilyJudge(Judge):
+    """An LLM judge over a local model of one family; subclasses set the family's name and default model."""
+
+    version = "1"
+    kinds: ClassVar[frozenset[str]] = frozenset(JUDGE_KINDS)
+    default_model: ClassVar[str]
+    remote_code: ClassVar[bool] = False
+    """Whether the family's checkpoints ship modelling code that must run (``--trust-remote-code`` implied)."""
+
+    @classmethod
+    def unavailable_reason(cls, secrets: Mapping[str, str]) -> str | None:
+        """Never a default: a family judge is used when named."""
+        return f"used only when named (--judge {cls.name}[:MODEL])"
+
+    def __init__(self, argument: str | None, context: ComponentContext) -> None:
+        self.model = argument or self.default_model
+        options = context.backend_options
+        if self.remote_code and not options.trust_remote_code:
+            options = replace(options, trust_remote_code=True)
+        backend = context.registry.make_backend(self.model, None, options)
+        self._llm = LLMJudge(backend, label=f"{self.name}:{self.model}")
+
+    def identity(self) -> str:
+        """The LLM judge's identity: prompt version, backend, model fingerprint, decoding budget."""
+        return self._llm.identity()
+
+    def describe(self) -> dict[str, Any]:
+        """Family, model and the backend's description."""
+        return {**self._llm.describe(), "judge": self.name, "family": self.name, "model": self.model}
+
+    def judge(self, queries: Sequence[JudgeQuery]) -> list[Verdict]:
+        """One verdict per query (constrained labels, tolerant parsing; unparseable replies are failures)."""
+        return self._llm.judge(queries)
+
+    def close(self) -> None:
+        """Release the model."""
+        self._llm.close()
+
+
+class LlamaJudge(FamilyJudge):
+    """Meta Llama 3.x Instruct as judge (default: Llama-3.1-8B-Instruct; gated on the hub)."""
+
+    name = "llama"
+    default_model = "meta-llama/Llama-3.1-8B-Instruct"
+    description = "Llama family LLM judge (default meta-llama/Llama-3.1-8B-Instruct); --judge llama:MODEL"
+
+
+class GlmJudge(FamilyJudge):
+    """GLM-4 chat as judge (default: THUDM/glm-4-9b-chat, whose checkpoint needs its own modelling code)."""
+
+    name = "glm"
+    default_model = "THUDM/glm-4-9b-chat"
+    remote_code = True
+    description = "GLM family LLM judge (default THUDM/glm-4-9b-chat, remote code); --judge glm:MODEL"
+
+
+class GemmaJudge(FamilyJudge):
+    """Gemma 2 instruction-tuned as judge (default: google/gemma-2-9b-it; its template has no system role,
+    which the judge prompts never use)."""
+
+    name = "gemma"
+    default_model = "google/gemma-2-9b-it"
+    description = "Gemma family LLM judge (default google/gemma-2-9b-it); --judge gemma:MODEL"
+
+
+class QwenJudge(FamilyJudge):
+    """Qwen 2.5 Instruct as judge (default: Qwen/Qwen2.5-7B-Instruct; Qwen3's <think> blocks are ignored)."""
+
+    name = "qwen"
+    default_model = "Qwen/Qwen2.5-7B-Instruct"
+    description = "Qwen family LLM judge (default Qwen/Qwen2.5-7B-Instruct); --judge qwen:MODEL"
+
+
+FAMILIES: tuple[type[FamilyJudge], ...] = (LlamaJudge, GlmJudge, GemmaJudge, QwenJudge)
