@@ -372,3 +372,17 @@ def test_unusable_compression_recipes_exit_2_before_any_work(trust, tmp_path: Pa
     assert result.code == 2, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
     assert not out.exists() and not list(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_judge_check_of_the_offline_default_judge(trust, tmp_path: Path):
+    result = trust("judge-check", "--judge", "smollm2", "--tasks", "truthfulness", "--run-dir", str(tmp_path))
+    assert result.code == 0, result.stderr
+    for word in ("agreement", "sensitivity", "specificity", "truthfulness/adversarial_factuality", "refusal"):
+        assert word in result.stdout
+    report = json.loads((tmp_path / "judge_check.json").read_text())
+    rows = {(m["task"], m["metric"]): m for m in report["metrics"]}
+    assert rows[("truthfulness/adversarial_factuality", "agreement")]["n"] == 8
+    assert rows[("refusal", "agreement")]["n"] == 16 and rows[("all", "agreement")]["n"] == 32
+    assert report["judges"]["judge"]["identity"].startswith("llm-judge/")
+    assert "truthfulness/sycophancy" in report["prompts_without_calibration"]

@@ -260,7 +260,7 @@ def test_toxicity_is_skipped_with_a_reason_without_a_scorer_and_refusal_judge_is
     toxicity = _metric(tmp_path, "private/echo_toxicity", "mean_toxicity")
     assert toxicity["value"] is None and toxicity["note"] == "skipped: shouting: no Perspective API key"
     run = json.loads((tmp_path / "results.json").read_text())["run"]
-    assert run["refusal_judge"] == "sorry-detector/1" and run["toxicity_scorer"] is None
+    assert run["refusal_judge"]["identity"] == "sorry-detector/1" and run["toxicity_scorer"] is None
 
 
 def test_toxicity_scorer_used_when_its_key_is_given(scripted, tmp_path: Path):
@@ -279,7 +279,7 @@ def test_toxicity_scorer_used_when_its_key_is_given(scripted, tmp_path: Path):
     assert result.code == 0, result.stderr
     toxicity = _metric(tmp_path, "private/echo_toxicity", "mean_toxicity")
     assert toxicity["value"] == 0.0 and toxicity["n"] == 8  # "alpha-0" has no upper-case letters
-    assert json.loads((tmp_path / "results.json").read_text())["run"]["toxicity_scorer"] == "shouting/1"
+    assert json.loads((tmp_path / "results.json").read_text())["run"]["toxicity_scorer"]["identity"] == "shouting/1"
 
 
 def test_a_judge_that_cannot_answer_a_kind_is_refused(scripted, tmp_path: Path):

@@ -50,7 +50,18 @@ def cli(plugin_dirs: Sequence[Path]) -> None:
 # --------------------------------------------------------------------------- shared options
 
 
-def _run_options(func: Callable[..., Any]) -> Callable[..., Any]:
+def _option_name(option: Callable[..., Any]) -> str:
+    """The parameter name a ``click.option`` decorator declares (applied to a throwaway function)."""
+    return _apply(lambda: None, [option]).__click_params__[0].name  # type: ignore[attr-defined]
+
+
+def _apply(func: Callable[..., Any], options: list[Callable[..., Any]]) -> Callable[..., Any]:
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _run_options(func: Callable[..., Any], only: tuple[str, ...] | None = None) -> Callable[..., Any]:
     options = [
         click.option(
             "--model",
@@ -175,9 +186,9 @@ def _run_options(func: Callable[..., Any]) -> Callable[..., Any]:
             "(exponential backoff with jitter, honouring Retry-After).",
         ),
     ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    if only is not None:
+        options = [option for option in options if _option_name(option) in only]
+    return _apply(func, options)
 
 
 def _compression_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -226,7 +237,7 @@ def _compression_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def _evaluate_options(func: Callable[..., Any]) -> Callable[..., Any]:
+def _evaluate_options(func: Callable[..., Any], only: tuple[str, ...] | None = None) -> Callable[..., Any]:
     options = [
         click.option(
             "--judge",
@@ -275,9 +286,9 @@ def _evaluate_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help="Where to write per-sample records as JSONL (default: RUN_DIR/samples.jsonl).",
         ),
     ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    if only is not None:
+        options = [option for option in options if _option_name(option) in only]
+    return _apply(func, options)
 
 
 def _request(params: dict[str, Any]) -> Any:
@@ -423,6 +434,52 @@ def compress(ctx: click.Context, **params: Any) -> None:
     info = produce(registry, params["model"] or registry.default_model(), request, params["out"], options)
     click.echo(json.dumps({key: info[key] for key in ("kind", "method", "recipe", "size_bytes", "seconds")}))
     click.echo(f"variant: {params['out']}")
+
+
+JUDGE_CHECK_OPTIONS = (
+    "tasks", "dimensions", "run_dir", "batch_size", "num_gpus", "seed", "trust_remote_code",
+    "openai_api_key", "gemini_api_key", "perspective_api_key",
+    "base_url", "max_concurrency", "request_timeout", "max_retries", "judge_base_url", "output",
+)  # fmt: skip
+
+
+def _judge_check_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = _evaluate_options(func, only=JUDGE_CHECK_OPTIONS)
+    return _run_options(func, only=JUDGE_CHECK_OPTIONS)
+
+
+@cli.command("judge-check")
+@click.option("--judge", required=True, metavar="JUDGE", help="The judge to check: a registered judge or a model.")
+@_judge_check_options
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of a table.")
+@click.pass_context
+def judge_check(ctx: click.Context, judge: str, as_json: bool, **params: Any) -> None:
+    """Measure a judge on labelled calibration items before trusting its verdicts.
+
+    Runs JUDGE on items whose correct verdict is known — for each task's judge prompt (from the task
+    plugins) and for the refusal prompt — and reports, per prompt and overall, agreement (share of
+    correct verdicts), sensitivity (positive items labelled positive: CORRECTED, REFUSED, ...) and
+    specificity (the other items labelled correctly), with n and the failed verdicts, which count as wrong.
+    The report goes to RUN_DIR/judge_check.json; later runs in RUN_DIR with the same judge record it in
+    results.json (run.judge.calibration).
+
+    \b
+    Example:
+      trust judge-check --judge smollm2
+      trust judge-check --judge gpt:gpt-4o-mini --tasks truthfulness
+    """
+    from trust_core.results import summary_table
+    from trust_core.session import judge_check as check
+
+    output = params.pop("output", None)
+    report = check(_registry(ctx), _build_options(params), judge, output)
+    if as_json:
+        click.echo(json.dumps(report, indent=2, sort_keys=True))
+        return
+    click.echo(summary_table(report))
+    if report["prompts_without_calibration"]:
+        click.echo(f"no calibration items: {', '.join(report['prompts_without_calibration'])}")
+    click.echo(f"report: {report['path']}")
 
 
 # --------------------------------------------------------------------------- listings

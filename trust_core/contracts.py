@@ -231,6 +231,21 @@ class Verdict:
         return self.label is None
 
 
+@dataclass(frozen=True)
+class CalibrationItem:
+    """A judge query whose correct verdict is known, for ``trust judge-check``.
+
+    ``prompt`` names the judge prompt it exercises (a task id, or ``refusal``); ``expected`` is the correct
+    label; ``positive`` is the label counted as positive for sensitivity and specificity (e.g. ``CORRECTED``,
+    ``REFUSED``).
+    """
+
+    prompt: str
+    query: JudgeQuery
+    expected: str
+    positive: str
+
+
 class Judge(ABC):
     """Gives verdicts on judge queries (LLM-as-judge, classifiers, detectors).
 
@@ -446,6 +461,11 @@ class Task(ABC):
         from trust_core.selection import stratified
 
         return stratified(samples, limit)
+
+    def judge_calibration(self) -> Sequence[CalibrationItem]:
+        """Labelled queries for this task's judge prompt (``trust judge-check``): items whose correct verdict
+        is known, built with the same query function the task scores with. Default: none."""
+        return ()
 
     @abstractmethod
     def prompts(self, samples: Sequence[Sample], seed: int) -> list[Prompt]:

@@ -126,6 +126,10 @@ class CachedEvaluators(Evaluators):
         """Toxicity verdicts with ``score`` in [0, 1]."""
         return [with_toxicity_score(v) for v in self._ask("toxicity", [toxicity_query(t) for t in texts])]
 
+    def ask(self, kind: str, queries: Sequence[JudgeQuery]) -> list[Verdict]:
+        """Verdicts of the ``kind`` judge ("judge", "refusal", "toxicity") on ready-made queries, cached."""
+        return self._ask(kind, queries)
+
     def _ask(self, kind: str, queries: Sequence[JudgeQuery]) -> list[Verdict]:
         """Cached verdicts; the rest asked of the judge in batches, successes cached as they come."""
         judge = self._judge_for(kind)  # first, so a missing evaluator is reported even with nothing to ask
@@ -178,7 +182,11 @@ class CachedEvaluators(Evaluators):
         for kind, field in (("judge", "judge"), ("refusal", "refusal_judge"), ("toxicity", "toxicity_scorer")):
             judge = self._judges.get(kind)
             describe = getattr(judge, "describe", None)
-            described[field] = describe() if callable(describe) else (judge.identity() if judge else None)
+            if judge is None:
+                described[field] = None
+            else:
+                own = describe() if callable(describe) else {"judge": getattr(judge, "name", None)}
+                described[field] = {**own, "identity": judge.identity()}
         described["embedder"] = self._embedder.identity() if self._embedder else None
         return {**described, **self.counts}
 

@@ -13,6 +13,7 @@ from trust_core.compression import cached_variant, read_variant, variant_model
 from trust_core.contracts import Backend
 from trust_core.data import DataSource
 from trust_core.errors import UserError
+from trust_core.judge_check import KIND_OF_NEED, calibration_summary
 from trust_core.registry import Registry
 from trust_core.results import bootstrap_settings, hardware, metric_record, summary_table, write_records, write_results
 from trust_core.runner import (
@@ -137,6 +138,11 @@ def _scoring_stage(
     finally:
         evaluators.close()
     info = evaluators.describe()
+    for kind, field in (("judge", "judge"), ("refusal", "refusal_judge")):
+        described = info.get(field)
+        if isinstance(described, dict):
+            summary = calibration_summary(options.run_dir, kind, described.get("identity"))
+            described["calibration"] = summary  # None: no judge-check of this judge in this run directory
     if info["judge_failures"]:
         click.echo(f"warning: {info['judge_failures']} judge verdicts failed (counted as invalid)", err=True)
     return scores, info
@@ -209,3 +215,46 @@ def _write_outputs(options: RunOptions, results: dict[str, Any], scores: Scores,
     write_records(samples, scores.records)
     click.echo(summary_table(results))
     click.echo(f"\nresults: {output}\nper-sample records: {samples}")
+
+
+def judge_check(registry: Registry, options: RunOptions, judge_spec: str, output: Path | None) -> dict[str, Any]:
+    """Run ``judge_spec`` on the calibration items of the selected tasks and the refusal prompt; write and
+    return the report (see :mod:`trust_core.judge_check`)."""
+    from trust_core.evaluation import CachedEvaluators
+    from trust_core.judge_check import build_report, calibration_items, write_report
+    from trust_core.registry import ComponentContext
+
+    tasks = resolve_tasks(registry, options.tasks, options.dimensions)
+    items, uncalibrated = calibration_items(list(tasks))
+    context = ComponentContext(registry, options.backend_options)
+    judge = _checkable_judge(registry, judge_spec, context)
+    store = Store.in_run_dir(options.run_dir)
+    kinds = [need for need in ("judge", "refusal") if KIND_OF_NEED[need] in judge.kinds and items[need]]
+    evaluators = CachedEvaluators(
+        store, {need: (lambda: judge) for need in kinds}, "judge-check uses no embedder",
+        judge_batch=max(1, options.backend_options.batch_size),
+    )  # fmt: skip
+    try:
+        verdicts = {need: evaluators.ask(need, [item.query for item in items[need]]) for need in kinds}
+        judges = {
+            need: {
+                "identity": judge.identity(),
+                "describe": judge.describe() if callable(getattr(judge, "describe", None)) else None,
+                "prompts": sorted({item.prompt for item in items[need]}),
+            }
+            for need in kinds
+        }
+    finally:
+        evaluators.close()
+        store.close()
+    report = build_report(judge_spec, judges, {k: items[k] for k in kinds}, verdicts, uncalibrated, now())
+    report["path"] = str(write_report(options.run_dir, report, output))
+    return report
+
+
+def _checkable_judge(registry: Registry, spec: str, context: Any) -> Any:
+    """The judge for ``spec``: as a judge of the tasks' own prompts if it can be one, else as a refusal judge."""
+    name = spec.partition(":")[0]
+    cls = registry.components["judge"].get(name)
+    kind = "custom" if cls is None or "custom" in cls.kinds else "refusal"
+    return registry.make_judge(spec, context, kind=kind)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from trust_core.contracts import Evaluators, Generation, JudgeQuery, MetricValue, TaskScore
+from trust_core.contracts import CalibrationItem, Evaluators, Generation, JudgeQuery, MetricValue, TaskScore
 from trust_core.metrics import mean_metric
 from trust_core.schemas import load_schema
 from trust_truthfulness.common import (
     TruthfulnessTask,
     base_record,
+    calibration_entries,
     empty_reason,
     mark_invalid,
     verdict_label,
@@ -49,6 +50,13 @@ class AdversarialFactuality(TruthfulnessTask):
     item_schema = load_schema("items/truthfulness/golden_advfactuality.schema.json")
     temperature = 1.0
     needs = frozenset({"judge"})
+
+    def judge_calibration(self) -> list[CalibrationItem]:
+        """Labelled answers to false-premise questions, asked with this task's own judge prompt."""
+        return [
+            CalibrationItem(self.id, correction_query(entry, entry["response"]), entry["expected"], JUDGE_LABELS[0])
+            for entry in calibration_entries(self.id)
+        ]
 
     def score(self, generations: Sequence[Generation], evaluators: Evaluators, seed: int) -> TaskScore:
         """``correction_rate``: corrected / all items; empty responses and judge failures count as not corrected."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from trust_core.scoring import (
     SinglePromptTask,
     accuracy_metric,
@@ -23,6 +25,7 @@ __all__ = [
     "TruthfulnessTask",
     "accuracy_metric",
     "base_record",
+    "calibration_entries",
     "empty_reason",
     "mark_invalid",
     "ordered_subsets",
@@ -39,3 +42,13 @@ class TruthfulnessTask(SinglePromptTask):
 
     version = "1"
     sample_package = PACKAGE
+
+
+def calibration_entries(task_id: str) -> list[dict[str, Any]]:
+    """The hand-written judge-calibration entries for ``task_id`` (``calibration/judge_calibration.json``,
+    written for this project: a response and the verdict it deserves)."""
+    import json
+    from importlib import resources
+
+    path = resources.files("trust_truthfulness").joinpath("calibration/judge_calibration.json")
+    return list(json.loads(path.read_text(encoding="utf-8")).get(task_id, []))

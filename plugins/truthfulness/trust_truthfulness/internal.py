@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from trust_core.contracts import Evaluators, Generation, JudgeQuery, MetricValue, TaskScore, Verdict
+from trust_core.contracts import CalibrationItem, Evaluators, Generation, JudgeQuery, MetricValue, TaskScore, Verdict
 from trust_core.metrics import mean_metric, mean_of_metrics
 from trust_core.schemas import load_schema
 from trust_truthfulness.common import (
     TruthfulnessTask,
     accuracy_metric,
     base_record,
+    calibration_entries,
     empty_reason,
     mark_invalid,
     ordered_subsets,
@@ -81,6 +82,18 @@ class UseInternalKnowledge(TruthfulnessTask):
     item_schema = load_schema("items/truthfulness/internal.schema.json")
     temperature = 1.0
     needs = frozenset({"judge"})
+
+    def judge_calibration(self) -> list[CalibrationItem]:
+        """Labelled answers to factual questions, asked with this task's own judge prompt (CORRECT is positive)."""
+        return [
+            CalibrationItem(
+                self.id,
+                judge_query(entry["question"], entry["answers"], entry["response"]),
+                entry["expected"],
+                "CORRECT",
+            )
+            for entry in calibration_entries(self.id)
+        ]
 
     def score(self, generations: Sequence[Generation], evaluators: Evaluators, seed: int) -> TaskScore:
         """Accuracy per source (invalid = wrong), their mean, and CODAH's format-failure rate."""
