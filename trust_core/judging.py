@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import ClassVar
 
 from trust_core.contracts import (
     JUDGE_KINDS,
@@ -163,3 +164,28 @@ class LLMJudge(Judge):
         """Release the judge's model (unless it is shared with the generation stage)."""
         if self.owns_backend:
             self.backend.close()
+
+
+class DelegatingJudge(Judge):
+    """A judge that is an :class:`LLMJudge` under another name (family and API judges subclass it)."""
+
+    kinds: ClassVar[frozenset[str]] = frozenset(JUDGE_KINDS)
+
+    def __init__(self, llm: LLMJudge) -> None:
+        self._llm = llm
+
+    def identity(self) -> str:
+        """The LLM judge's identity: prompt version, backend, model fingerprint, decoding budget."""
+        return self._llm.identity()
+
+    def describe(self) -> dict[str, object]:
+        """The LLM judge's description (spec, backend details)."""
+        return self._llm.describe()
+
+    def judge(self, queries: Sequence[JudgeQuery]) -> list[Verdict]:
+        """One verdict per query (constrained labels, tolerant parsing; unparseable replies are failures)."""
+        return self._llm.judge(queries)
+
+    def close(self) -> None:
+        """Release the judge's backend."""
+        self._llm.close()

@@ -9,20 +9,18 @@ The judge prompts come from the task plugins; a judge only runs them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, ClassVar
 
-from trust_core.contracts import JUDGE_KINDS, Judge, JudgeQuery, Verdict
-from trust_core.judging import LLMJudge
+from trust_core.judging import DelegatingJudge, LLMJudge
 from trust_core.registry import ComponentContext
 
 
-class FamilyJudge(Judge):
+class FamilyJudge(DelegatingJudge):
     """An LLM judge over a local model of one family; subclasses set the family's name and default model."""
 
     version = "1"
-    kinds: ClassVar[frozenset[str]] = frozenset(JUDGE_KINDS)
     default_model: ClassVar[str]
     remote_code: ClassVar[bool] = False
     """Whether the family's checkpoints ship modelling code that must run (``--trust-remote-code`` implied)."""
@@ -38,23 +36,11 @@ class FamilyJudge(Judge):
         if self.remote_code and not options.trust_remote_code:
             options = replace(options, trust_remote_code=True)
         backend = context.registry.make_backend(self.model, None, options)
-        self._llm = LLMJudge(backend, label=f"{self.name}:{self.model}")
-
-    def identity(self) -> str:
-        """The LLM judge's identity: prompt version, backend, model fingerprint, decoding budget."""
-        return self._llm.identity()
+        super().__init__(LLMJudge(backend, label=f"{self.name}:{self.model}"))
 
     def describe(self) -> dict[str, Any]:
         """Family, model and the backend's description."""
-        return {**self._llm.describe(), "judge": self.name, "family": self.name, "model": self.model}
-
-    def judge(self, queries: Sequence[JudgeQuery]) -> list[Verdict]:
-        """One verdict per query (constrained labels, tolerant parsing; unparseable replies are failures)."""
-        return self._llm.judge(queries)
-
-    def close(self) -> None:
-        """Release the model."""
-        self._llm.close()
+        return {**super().describe(), "judge": self.name, "family": self.name, "model": self.model}
 
 
 class LlamaJudge(FamilyJudge):

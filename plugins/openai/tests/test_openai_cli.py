@@ -105,17 +105,14 @@ def test_a_missing_key_stops_the_run_before_any_work(tmp_path: Path) -> None:
     backend = trust("run", "--backend", "openai", "--model", "gpt-4o-mini", "--tasks", "truthfulness/hallucination",
                     "--limit", "1", "--run-dir", str(tmp_path / "a"))  # fmt: skip
     assert backend.returncode == 2 and "Traceback" not in backend.stderr
-    assert "--backend openai needs an OpenAI API key: pass --openai-api-key or set OPENAI_API_KEY" in backend.stderr
+    assert "--backend openai needs an API key: pass --openai-api-key or set OPENAI_API_KEY" in backend.stderr
     judge = trust("run", "--tasks", "truthfulness/adversarial_factuality", "--limit", "1", "--judge", "gpt:gpt-4o",
                   "--run-dir", str(tmp_path / "b"))  # fmt: skip
-    assert judge.returncode == 2 and "--judge gpt:gpt-4o needs an OpenAI API key" in judge.stderr
+    assert judge.returncode == 2 and "--judge gpt:gpt-4o needs an API key" in judge.stderr
     assert "generating" not in judge.stderr and not (tmp_path / "b" / "results.json").exists()
     embedder = trust("run", "--tasks", "truthfulness/sycophancy", "--limit", "1", "--embedder", "openai",
                      "--run-dir", str(tmp_path / "c"))  # fmt: skip
-    assert (
-        embedder.returncode == 2
-        and "--embedder openai:text-embedding-3-small needs an OpenAI API key" in embedder.stderr
-    )
+    assert embedder.returncode == 2 and "--embedder openai:text-embedding-3-small needs an API key" in embedder.stderr
 
 
 def test_the_seed_judge_flags_select_the_gpt_judge(server: ScriptedServer, tmp_path: Path) -> None:

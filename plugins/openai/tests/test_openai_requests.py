@@ -134,7 +134,7 @@ def test_concurrency_is_bounded(server: ScriptedServer) -> None:
 
 def test_the_official_endpoint_without_a_key_fails_before_any_request(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    with pytest.raises(UserError, match="--backend openai needs an OpenAI API key: pass --openai-api-key"):
+    with pytest.raises(UserError, match="--backend openai needs an API key: pass --openai-api-key"):
         OpenAIBackend("gpt-4o-mini", BackendOptions())
     with pytest.raises(UserError, match="is not an http"):
         OpenAIBackend("m", BackendOptions(extra={"base_url": "ftp://x"}))

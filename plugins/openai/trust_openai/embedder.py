@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from trust_core.api import ApiSettings, api_settings
 from trust_core.contracts import Embedder
 from trust_core.errors import UserError
 from trust_core.registry import ComponentContext
 from trust_core.retry import call_with_retries
+from trust_openai.backend import OPENAI, make_openai_client
 from trust_openai.errors import MalformedReplyError, classify
-from trust_openai.settings import ApiSettings, api_settings, make_client
 
 DEFAULT_MODEL = "text-embedding-3-small"
 BATCH_SIZE = 64
@@ -30,7 +31,7 @@ class OpenAIEmbedder(Embedder):
 
     def __init__(self, argument: str | None, context: ComponentContext) -> None:
         self.model = argument or DEFAULT_MODEL
-        self.settings: ApiSettings = api_settings(context.backend_options, f"--embedder openai:{self.model}")
+        self.settings: ApiSettings = api_settings(OPENAI, context.backend_options, f"--embedder openai:{self.model}")
         self._client: Any = None
 
     def identity(self) -> str:
@@ -46,7 +47,7 @@ class OpenAIEmbedder(Embedder):
 
     def _batch(self, texts: list[str]) -> list[list[float]]:
         if self._client is None:
-            self._client = make_client(self.settings)
+            self._client = make_openai_client(self.settings)
         client = self._client
 
         def call() -> list[list[float]]:
