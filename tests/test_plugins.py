@@ -22,6 +22,7 @@ def test_plugin_dir_registers_every_kind(scripted):
         "task": ["private/echo", "private/echo_toxicity"],
         "judge": ["keyword", "sorry-detector", "shouting"],
         "embedder": ["hashing"],
+        "chat_template": ["bracket"],
         "model": ["scripted-echo"],
     }
 

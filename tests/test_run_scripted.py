@@ -298,3 +298,16 @@ def test_a_judge_that_cannot_answer_a_kind_is_refused(scripted, tmp_path: Path):
     assert result.code == 2
     assert "--refusal-judge keyword: this judge cannot judge refusal" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_named_chat_template_renders_the_prompts(scripted, tmp_path: Path):
+    import sqlite3
+
+    args = ("run", "--model", "scripted:echo", "--tasks", "private/echo", "--run-dir", str(tmp_path))
+    result = scripted(*args, "--chat-template", "bracket", env=NO_ENTRY_POINTS)
+    assert result.code == 0, result.stderr
+    with sqlite3.connect(tmp_path / "store.sqlite") as db:
+        prompts = [row[0] for row in db.execute("SELECT rendered_prompt FROM responses")]
+    assert prompts and all(p.startswith("[USER] ") and p.endswith("[ASSISTANT]") for p in prompts)
+    unknown = scripted(*args, "--chat-template", "nope", env=NO_ENTRY_POINTS)
+    assert unknown.code == 2 and "--chat-template nope" in unknown.stderr and "bracket" in unknown.stderr

@@ -18,8 +18,9 @@ from trust_core.errors import UserError
 
 PLUGIN_DIRS_ENV = "TRUST_PLUGIN_DIRS"
 SECRET_OPTIONS = {"openai": "OPENAI_API_KEY", "gemini": "GEMINI_API_KEY", "perspective": "PERSPECTIVE_API_KEY"}
-API_OPTIONS = ("base_url", "judge_base_url", "max_concurrency", "request_timeout", "max_retries")
-"""Options for API backends and judges, passed to components in ``BackendOptions.extra`` under these names."""
+API_OPTIONS = ("base_url", "judge_base_url", "max_concurrency", "request_timeout", "max_retries", "chat_template")
+"""Options for API backends and judges (and ``--chat-template``), passed to components in
+``BackendOptions.extra`` under these names."""
 
 
 def _registry(ctx: click.Context) -> Any:
@@ -156,6 +157,12 @@ def _run_options(func: Callable[..., Any], only: tuple[str, ...] | None = None) 
             show_envvar=True,
             metavar="KEY",
             help="Perspective API key (toxicity).",
+        ),
+        click.option(
+            "--chat-template",
+            metavar="NAME[:ARG]",
+            help="Render prompts with this registered chat template (e.g. fastchat:vicuna_v1.1) instead of the "
+            "tokenizer's; by default a registered template is used only when the tokenizer has none.",
         ),
         click.option(
             "--base-url",

@@ -142,6 +142,39 @@ class Backend(ABC):
         """Release the model (memory, GPU, connections)."""
 
 
+class ChatTemplate(ABC):
+    """Renders chats for models whose tokenizer has no chat template (legacy Vicuna, Koala, Dolly, MPT...).
+
+    Built as ``ChatTemplate(argument)`` (``--chat-template name:argument``). A backend uses a template the user
+    named; otherwise, only when the model's tokenizer has no template of its own, one whose
+    :meth:`for_model` matches the model.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[str] = "1"
+    description: ClassVar[str] = ""
+
+    def __init__(self, argument: str | None) -> None:
+        self.argument = argument
+
+    @classmethod
+    def for_model(cls, model: str) -> ChatTemplate | None:
+        """The template this provider has for ``model`` (a path or id), or None when it has none."""
+        return None
+
+    @abstractmethod
+    def identity(self) -> str:
+        """Which template, and its version (recorded with results)."""
+
+    @abstractmethod
+    def render(self, messages: Sequence[Message]) -> str:
+        """The prompt text for ``messages``, ending where the assistant's reply begins."""
+
+    def stop_strings(self) -> list[str]:
+        """Strings that end a reply (the text is cut before the first one)."""
+        return []
+
+
 # --------------------------------------------------------------------------- compression
 
 

@@ -24,7 +24,7 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
-    from trust_core.contracts import Backend, Embedder, Judge, Pruner, Quantizer, Task
+    from trust_core.contracts import Backend, ChatTemplate, Embedder, Judge, Pruner, Quantizer, Task
 
 hookspec = pluggy.HookspecMarker("trust")
 
@@ -89,6 +89,17 @@ def register_embedders(register: Callable[[type[Embedder]], None]) -> None:
 
 
 @hookspec
+def register_chat_templates(register: Callable[[type[ChatTemplate]], None]) -> None:
+    """Register chat-template providers: ``register(TemplateClass)`` for each.
+
+    A template class subclasses :class:`trust_core.contracts.ChatTemplate`, has a unique ``name``
+    (``--chat-template name[:argument]``) and renders chats for models whose tokenizer has no chat template.
+    Backends use a template the user named, or, only for a tokenizer without its own template, the first
+    provider (in name order) whose ``for_model(model)`` returns one.
+    """
+
+
+@hookspec
 def register_models(register: Callable[..., None]) -> None:
     """Register model aliases: ``register(alias, resolve, description=..., default=False)``.
 
@@ -114,6 +125,7 @@ HOOK_NAMES: tuple[str, ...] = (
     "register_tasks",
     "register_judges",
     "register_embedders",
+    "register_chat_templates",
     "register_models",
     "register_commands",
 )

@@ -24,6 +24,7 @@ from trust_core import hookspecs
 from trust_core.contracts import (
     Backend,
     BackendOptions,
+    ChatTemplate,
     Embedder,
     EvaluatorUnavailable,
     Judge,
@@ -45,6 +46,7 @@ KIND_HOOKS: dict[str, tuple[str, type | None]] = {
     "task": ("register_tasks", Task),
     "judge": ("register_judges", Judge),
     "embedder": ("register_embedders", Embedder),
+    "chat_template": ("register_chat_templates", ChatTemplate),
     "model": ("register_models", None),
 }
 """Component kind → (hook that registers it, base class registrations must subclass)."""
@@ -273,7 +275,28 @@ class Registry:
         if backend and not self._lookup("backend", backend, "--backend").resolves_aliases:
             return self._lookup("backend", backend, "--backend")(model_spec, options)  # e.g. a served model's id
         model = self.resolve_model(model_spec)
-        return self.backend_class(backend, model)(model, options)
+        return self.backend_class(backend, model)(model, self._with_chat_templates(options))
+
+    def _with_chat_templates(self, options: BackendOptions) -> BackendOptions:
+        """``options`` with the chat template the user named (``extra["chat_template"]``, a ``name[:argument]``
+        spec) built, or with ``extra["chat_template_for"]``: model -> the first registered template matching
+        it, for a backend whose tokenizer has none."""
+        from dataclasses import replace
+
+        spec = options.extra.get("chat_template")
+        if isinstance(spec, str):
+            name, _, argument = spec.partition(":")
+            template = self._lookup("chat_template", name, "--chat-template")(argument or None)
+            return replace(options, extra={**options.extra, "chat_template": template})
+        templates = [self.components["chat_template"][name] for name in self.names("chat_template")]
+
+        def template_for(model: str) -> ChatTemplate | None:
+            for cls in templates:
+                if (found := cls.for_model(model)) is not None:
+                    return found
+            return None
+
+        return replace(options, extra={**options.extra, "chat_template_for": template_for})
 
     def _component(self, kind: str, spec: str, option: str, context: ComponentContext) -> Any:
         name, _, argument = spec.partition(":")

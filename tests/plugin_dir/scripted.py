@@ -19,6 +19,8 @@ the contracts, not imitations of a model:
   ``unavailable_reason``): score = share of upper-case letters.
 * embedder ``hashing``: bag-of-words vectors hashed into 64 dimensions.
 * quantizer ``copy`` and pruner ``copy``: record the base model spec and return the scripted echo model.
+* chat template ``bracket``: ``[ROLE] content`` lines, then ``[ASSISTANT]``; it matches models whose name
+  contains "legacy" (the scripted backend renders with it when ``--chat-template bracket`` is given).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from trust_core.contracts import (
     REFUSED,
     Backend,
     ChatRequest,
+    ChatTemplate,
     Embedder,
     Evaluators,
     EvaluatorUnavailable,
@@ -72,6 +75,9 @@ class ScriptedBackend(Backend):
         return hashlib.sha256(self.model.encode()).hexdigest()
 
     def render(self, messages: Sequence[Message]) -> str:
+        template = self.options.extra.get("chat_template")
+        if isinstance(template, ChatTemplate):  # --chat-template bracket
+            return template.render(messages)
         return "".join(f"<{m['role']}>{m['content']}</{m['role']}>" for m in messages) + "<assistant>"
 
     def _answer(self, request: ChatRequest, position: int) -> GenerationResult:
@@ -296,6 +302,31 @@ def register_quantizers(register):
 @hookimpl
 def register_pruners(register):
     register(CopyPruner)
+
+
+class BracketTemplate(ChatTemplate):
+    """``[USER] ...`` lines, ending with ``[ASSISTANT]``; a template for models named ``*legacy*``."""
+
+    name = "bracket"
+    description = "[ROLE] lines (test template)"
+
+    @classmethod
+    def for_model(cls, model: str) -> ChatTemplate | None:
+        return cls(None) if "legacy" in model else None
+
+    def identity(self) -> str:
+        return "bracket/1"
+
+    def render(self, messages: Sequence[Message]) -> str:
+        return "".join(f"[{m['role'].upper()}] {m['content']}\n" for m in messages) + "[ASSISTANT]"
+
+    def stop_strings(self) -> list[str]:
+        return ["[USER]"]
+
+
+@hookimpl
+def register_chat_templates(register):
+    register(BracketTemplate)
 
 
 @hookimpl

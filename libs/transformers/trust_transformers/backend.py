@@ -19,9 +19,20 @@ from trust_core.backend_support import (
     settings_problem,
     sha256_file,
 )
-from trust_core.contracts import Backend, BackendOptions, ChatRequest, GenerationResult, GenerationSettings, Message
+from trust_core.contracts import (
+    Backend,
+    BackendOptions,
+    ChatRequest,
+    ChatTemplate,
+    GenerationResult,
+    GenerationSettings,
+    Message,
+)
 from trust_transformers.batching import Prepared, batch_seed, completion_length, left_pad, plan_batches
 from trust_transformers.source import ModelSource, cached_hub_commit, classify, folder_digest
+
+_UNSET = object()
+"""Marks a template choice not made yet (None is a choice: the tokenizer's own)."""
 
 MEMORY_FRACTION = 0.9
 """Share of each GPU's memory ``device_map="auto"`` may fill (the rest is left for activations)."""
@@ -67,6 +78,7 @@ class TransformersBackend(Backend):
         self._placement: Placement | None = None
         self._fallback_bos = ""
         self._fingerprint: str | None = None
+        self._template_choice: object = _UNSET
 
     # ------------------------------------------------------------------ contract
 
@@ -88,6 +100,8 @@ class TransformersBackend(Backend):
         """The prompt text for ``messages``: the tokenizer's chat template, or the plain fallback."""
         tokenizer = self._ensure_tokenizer()
         checked = checked_messages(messages)
+        if (template := self._chat_template()) is not None:
+            return template.render(checked)
         if self._has_template():
             return str(tokenizer.apply_chat_template(checked, add_generation_prompt=True, tokenize=False))
         return plain_prompt(checked, bos=self._fallback_bos)
@@ -118,7 +132,7 @@ class TransformersBackend(Backend):
         info.update(
             dtype=str(placement.dtype).removeprefix("torch."),
             device=placement.device,
-            chat_template="tokenizer" if self._has_template() else FALLBACK_TEMPLATE,
+            chat_template=self._template_name(),
             batch_size=self.options.batch_size,
             source=self._source.kind if self._source else None,
             trust_remote_code=self.options.trust_remote_code,
@@ -194,6 +208,25 @@ class TransformersBackend(Backend):
     def _has_template(self) -> bool:
         return bool(getattr(self._ensure_tokenizer(), "chat_template", None))
 
+    def _chat_template(self) -> ChatTemplate | None:
+        """The registered template to render with: the one the user named, else — only for a tokenizer without
+        a chat template — the first registered template matching the model; None for the tokenizer's own."""
+        if self._template_choice is _UNSET:
+            named = self.options.extra.get("chat_template")
+            if isinstance(named, ChatTemplate):
+                self._template_choice = named
+            elif self._has_template():
+                self._template_choice = None
+            else:
+                template_for = self.options.extra.get("chat_template_for")
+                self._template_choice = template_for(self.model) if callable(template_for) else None
+        return self._template_choice  # type: ignore[return-value]
+
+    def _template_name(self) -> str:
+        if (template := self._chat_template()) is not None:
+            return template.identity()
+        return "tokenizer" if self._has_template() else FALLBACK_TEMPLATE
+
     # ------------------------------------------------------------------ generation
 
     def _prepare(self, request: ChatRequest) -> tuple[Prepared | None, GenerationResult | None]:
@@ -239,9 +272,11 @@ class TransformersBackend(Backend):
             output = model.generate(input_ids=input_ids, attention_mask=attention_mask, generation_config=config)
         stop_ids = _stop_ids(config.eos_token_id)
         results = []
+        stops = template.stop_strings() if (template := self._chat_template()) is not None else []
         for row in output[:, input_ids.shape[1] :].tolist():
             count = completion_length(row, stop_ids)
-            results.append((tokenizer.decode(row[:count], skip_special_tokens=True).strip(), count))
+            text = tokenizer.decode(row[:count], skip_special_tokens=True)
+            results.append((cut_at_stops(text, stops).strip(), count))
         return results
 
     def _generation_config(self, settings: GenerationSettings) -> Any:
@@ -273,6 +308,12 @@ class TransformersBackend(Backend):
         commit = getattr(getattr(self._model, "config", None), "_commit_hash", None)
         commit = commit or cached_hub_commit(source.location, self._revision())
         return f"hf:{source.location}@{commit or self._revision() or 'unresolved'}"
+
+
+def cut_at_stops(text: str, stops: Sequence[str]) -> str:
+    """``text`` up to the first of ``stops`` (a template's end-of-turn markers); unchanged without one."""
+    cuts = [index for stop in stops if stop and (index := text.find(stop)) >= 0]
+    return text[: min(cuts)] if cuts else text
 
 
 def _implicit_bos(tokenizer: Any) -> str:
