@@ -311,3 +311,23 @@ def test_a_named_chat_template_renders_the_prompts(scripted, tmp_path: Path):
     assert prompts and all(p.startswith("[USER] ") and p.endswith("[ASSISTANT]") for p in prompts)
     unknown = scripted(*args, "--chat-template", "nope", env=NO_ENTRY_POINTS)
     assert unknown.code == 2 and "--chat-template nope" in unknown.stderr and "bracket" in unknown.stderr
+
+
+def test_seed_embedder_and_judge_flags_fold_into_the_options():
+    from trust_core.cli import _combine_judge_options, _embed_choice
+
+    params = {"judge": None, "judge_family": "gpt", "judge_model": "gpt-4o", "embedder": None, "embed_choice": 0}
+    _combine_judge_options(params)
+    _embed_choice(params)
+    assert (params["judge"], params["embedder"]) == ("gpt:gpt-4o", "openai")
+    local = {"embedder": None, "embed_choice": 1}
+    _embed_choice(local)
+    assert local["embedder"] is None
+    import pytest
+
+    from trust_core.errors import UserError
+
+    with pytest.raises(UserError, match="--judge_model needs --judge_family"):
+        _combine_judge_options({"judge": None, "judge_family": None, "judge_model": "m"})
+    with pytest.raises(UserError, match="give one or the other"):
+        _embed_choice({"embedder": "minilm", "embed_choice": 0})

@@ -281,7 +281,19 @@ def _evaluate_options(func: Callable[..., Any], only: tuple[str, ...] | None = N
             help="API judges (e.g. --judge gpt:MODEL): the server's base URL, for any OpenAI-compatible server "
             "(default: the provider's own, or --base-url).",
         ),
-        click.option("--embedder", metavar="EMBEDDER", help="Embedder name[:arg] (default: the default embedder)."),
+        click.option(
+            "--embedder",
+            metavar="EMBEDDER",
+            help="Embedder name[:arg] (default: bge-m3 when it is in the local Hugging Face cache, else minilm).",
+        ),
+        click.option(
+            "--embed_choice",
+            "--embed-choice",
+            "embed_choice",
+            type=click.IntRange(min=0),
+            help="The seed's embedder choice: 0 = OpenAI embeddings (--embedder openai), other values = the "
+            "default local embedder.",
+        ),
         click.option(
             "--output",
             type=click.Path(dir_okay=False, path_type=Path),
@@ -326,12 +338,23 @@ def _combine_judge_options(params: dict[str, Any]) -> None:
     params["judge"] = f"{family}:{model}" if model else family
 
 
+def _embed_choice(params: dict[str, Any]) -> None:
+    """Fold the seed's ``--embed_choice N`` into ``--embedder`` (0: openai; otherwise the default), in place."""
+    choice = params.pop("embed_choice", None)
+    if choice is None:
+        return
+    if params.get("embedder"):
+        raise UserError("--embedder and --embed_choice: give one or the other")
+    params["embedder"] = "openai" if choice == 0 else None
+
+
 def _build_options(params: dict[str, Any]) -> Any:
     from trust_core.runner import RunOptions
 
     compression = _request(params)
     secrets = {name: params.pop(f"{name}_api_key") for name in SECRET_OPTIONS}
     _combine_judge_options(params)
+    _embed_choice(params)
     api = {name: params.pop(name, None) for name in API_OPTIONS}
     backend_options = BackendOptions(
         batch_size=params.pop("batch_size"),

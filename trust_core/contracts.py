@@ -310,11 +310,23 @@ class Judge(ABC):
 
 
 class Embedder(ABC):
-    """Turns texts into fixed-size vectors."""
+    """Turns texts into fixed-size vectors.
+
+    ``default = True`` offers the embedder as a default; among defaults the core takes the highest
+    ``default_priority`` whose :meth:`unavailable_reason` is None (e.g. BGE-M3 when it is in the local
+    cache, else the packaged MiniLM).
+    """
 
     name: ClassVar[str]
     version: ClassVar[str] = "1"
     description: ClassVar[str] = ""
+    default: ClassVar[bool] = False
+    default_priority: ClassVar[int] = 0
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        """Why this embedder cannot serve as the default here (e.g. its model is not available offline)."""
+        return None
 
     @abstractmethod
     def identity(self) -> str:

