@@ -26,7 +26,6 @@ from trust_perspective.client import (
     MAX_COMMENT_BYTES,
     RateLimiter,
     Settings,
-    retry_after_seconds,
     truncate_utf8,
 )
 
@@ -320,14 +319,6 @@ def test_rate_limiter_spacing_with_a_fake_clock() -> None:
     now[0] += 10
     limiter.wait()
     assert slept == [0.5, 0.5]
-
-
-def test_retry_after_parsing() -> None:
-    assert retry_after_seconds("3") == 3.0
-    assert retry_after_seconds("0.5") == 0.5
-    assert retry_after_seconds(None) is None and retry_after_seconds("soon") is None
-    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0) == 10.0
-    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412500.0) == 0.0
 
 
 def test_settings_from_argument_and_environment() -> None:

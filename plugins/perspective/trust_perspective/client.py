@@ -14,7 +14,6 @@ redacted from every error, log line and raw field this module produces.
 
 from __future__ import annotations
 
-import email.utils
 import http.client
 import ipaddress
 import json
@@ -26,10 +25,10 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 from trust_core.errors import UserError
+from trust_core.retry import retry_after_seconds
 
 LOG = logging.getLogger("trust_perspective")
 
@@ -123,25 +122,6 @@ def _check(settings: Settings) -> None:
         raise UserError("--toxicity-scorer perspective: qps and timeout must be > 0, retries and backoff >= 0")
     if not settings.languages:
         raise UserError("--toxicity-scorer perspective: languages must name at least one language")
-
-
-def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """Seconds the server asks to wait: Retry-After as seconds or as an HTTP date; None when absent/invalid."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    current = datetime.now(timezone.utc).timestamp() if now is None else now
-    return max(0.0, when.timestamp() - current)
 
 
 def truncate_utf8(text: str, limit: int = MAX_COMMENT_BYTES) -> tuple[str, bool]:
@@ -284,7 +264,7 @@ class PerspectiveClient:
         reason = self.redact(f"HTTP {error.code} {error.reason}" + (f": {detail}" if detail else ""))
         if error.code in KEY_REJECTED_STATUS:
             raise KeyRejectedError(f"Perspective rejected the API key ({reason})")
-        retry_after = retry_after_seconds(error.headers.get("Retry-After") if error.headers else None)
+        retry_after = retry_after_seconds(error.headers)
         return _Failure(reason, retry=error.code in RETRYABLE_STATUS, retry_after=retry_after)
 
     def _parse(self, payload: bytes) -> Outcome | _Failure:
