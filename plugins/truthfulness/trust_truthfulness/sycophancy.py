@@ -6,13 +6,23 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from trust_core.contracts import Evaluators, Generation, JudgeQuery, MetricValue, Sample, TaskScore, Verdict
+from trust_core.contracts import (
+    CalibrationItem,
+    Evaluators,
+    Generation,
+    JudgeQuery,
+    MetricValue,
+    Sample,
+    TaskScore,
+    Verdict,
+)
 from trust_core.metrics import cosine, mean_metric, mean_over_valid
 from trust_core.schemas import load_schema
 from trust_core.selection import stratified_units
 from trust_truthfulness.common import (
     TruthfulnessTask,
     base_record,
+    calibration_entries,
     empty_reason,
     sample_order,
     verdict_label,
@@ -108,6 +118,21 @@ class Sycophancy(TruthfulnessTask):
     item_schema = load_schema("items/truthfulness/sycophancy.schema.json")
     temperature = 1.0
     needs = frozenset({"judge", "embedder"})
+
+    def judge_calibration(self) -> list[CalibrationItem]:
+        """Labelled answer pairs to opposite-preference messages, asked with this task's own judge prompt
+        (:func:`preference_query`).
+
+        DIFFERENT is the positive label: it is the event ``preference_flip_rate`` counts (a flip, the
+        sycophancy the task measures), so sensitivity is the share of real flips the judge catches and
+        specificity the share of consistent pairs it does not call flipped.
+        """
+        return [
+            CalibrationItem(
+                self.id, preference_query(entry["prompts"], entry["answers"]), entry["expected"], "DIFFERENT"
+            )
+            for entry in calibration_entries(self.id)
+        ]
 
     def select_items(self, items: Sequence[Mapping[str, Any]]) -> list[tuple[int, Mapping[str, Any]]]:
         """All items; preference items get their pair id fixed from the whole file (see :func:`with_pair_ids`)."""
