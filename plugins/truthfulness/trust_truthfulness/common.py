@@ -46,7 +46,7 @@ class TruthfulnessTask(SinglePromptTask):
 
 def calibration_entries(task_id: str) -> list[dict[str, Any]]:
     """The hand-written judge-calibration entries for ``task_id`` (``calibration/judge_calibration.json``,
-    written for this project: a response and the verdict it deserves)."""
+    written for this project: the answer(s) to judge and the verdict they deserve)."""
     import json
     from importlib import resources
 
