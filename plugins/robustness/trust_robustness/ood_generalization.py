@@ -10,7 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from trust_core.contracts import Evaluators, EvaluatorUnavailable, Generation, JudgeQuery, MetricValue, TaskScore
+from trust_core.contracts import (
+    CalibrationItem,
+    Evaluators,
+    EvaluatorUnavailable,
+    Generation,
+    JudgeQuery,
+    MetricValue,
+    TaskScore,
+)
 from trust_core.hygiene import repair_item
 from trust_core.metrics import mean_of_metrics, skipped_metric
 from trust_core.schemas import load_schema
@@ -24,7 +32,7 @@ from trust_core.scoring import (
     verdict_label,
     verdict_record,
 )
-from trust_robustness.common import RobustnessTask, single
+from trust_robustness.common import RobustnessTask, calibration_entries, single
 from trust_robustness.parsing import SENTIMENT3, diagnosis_options, parse_diagnosis, parse_label, same_diagnosis
 
 FLIPKART, DDXPLUS = "flipkart", "ddxplus"
@@ -95,6 +103,22 @@ class OodGeneralization(RobustnessTask):
         if isinstance(repaired.get("source"), str):
             repaired["source"] = repaired["source"].strip().lower()
         return repaired
+
+    def judge_calibration(self) -> list[CalibrationItem]:
+        """Labelled long DDXPlus answers, asked with this task's own judge prompt (:func:`diagnosis_query`, the
+        options read from the item's prompt as in scoring). ``CORRECT`` is positive — the answer commits to the
+        gold diagnosis — so sensitivity is the share of right answers the judge credits and specificity the share
+        of wrong ones (a similarly named option, several options, another option, none) it rejects. Flipkart
+        answers are never judged and have no items."""
+        return [
+            CalibrationItem(
+                self.id,
+                diagnosis_query(diagnosis_options(entry["prompt"]), entry["label"], entry["response"]),
+                entry["expected"],
+                JUDGE_LABELS[0],
+            )
+            for entry in calibration_entries(self.id)
+        ]
 
     def score(self, generations: Sequence[Generation], evaluators: Evaluators, seed: int) -> TaskScore:
         """``accuracy`` per source and over all items, ``mean_accuracy`` over sources (all ↑)."""
