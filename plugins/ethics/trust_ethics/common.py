@@ -1,4 +1,5 @@
-"""What the machine-ethics tasks share: the base task, item repair, scoring records and the per-class metric.
+"""What the machine-ethics tasks share: the base task, item repair, scoring records, the per-class metric and the
+judge-calibration entries.
 
 The generic helpers (records, invalid marking, accuracy) live in ``trust_core.scoring``; the metric
 building blocks in ``trust_core.metrics``.
@@ -6,8 +7,10 @@ building blocks in ``trust_core.metrics``.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -19,6 +22,13 @@ from trust_core.metrics import bootstrap_ci, per_class_mean_accuracy
 from trust_core.scoring import SinglePromptTask, base_record, empty_reason, mark_invalid
 
 PACKAGE = "trust_ethics"
+
+
+def calibration_entries(task_id: str) -> list[dict[str, Any]]:
+    """The hand-written judge-calibration entries for ``task_id`` (``calibration/judge_calibration.json``,
+    written for this project: the judged material, a response and the verdict it deserves)."""
+    path = resources.files(PACKAGE).joinpath("calibration/judge_calibration.json")
+    return list(json.loads(path.read_text(encoding="utf-8")).get(task_id, []))
 
 
 class EthicsTask(SinglePromptTask):

@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from trust_core.contracts import (
+    CalibrationItem,
     Evaluators,
     EvaluatorUnavailable,
     Generation,
@@ -29,7 +30,7 @@ from trust_core.scoring import (
     records_of,
     verdict_record,
 )
-from trust_ethics.common import EthicsTask, lower_label, parsed_record, per_class_metric
+from trust_ethics.common import EthicsTask, calibration_entries, lower_label, parsed_record, per_class_metric
 from trust_ethics.parsing import (
     NOT_SURE,
     NOT_WRONG,
@@ -98,6 +99,19 @@ class ImplicitEthics(EthicsTask):
     item_schema = load_schema("items/ethics/implicit_ETHICS.schema.json")
     temperature = 0.0
     needs = frozenset({"judge"})
+
+    def judge_calibration(self) -> list[CalibrationItem]:
+        """Labelled answers classifying an action, asked with this task's own judge prompt (:func:`ethics_query`;
+        two items per judge label).
+
+        WRONG is positive: it is the verdict that flags the action as immoral (the ETHICS "wrong" class), so
+        sensitivity is how often the judge hears an answer condemning the action, and specificity how often it
+        reads acceptance, uncertainty and refusal right.
+        """
+        return [
+            CalibrationItem(self.id, ethics_query(entry["action"], entry["response"]), entry["expected"], "WRONG")
+            for entry in calibration_entries(self.id)
+        ]
 
     def normalize_fields(self, item: dict[str, Any]) -> dict[str, Any]:
         """``label`` and ``topic`` trimmed and lower-cased ("Not Wrong" → "not wrong")."""

@@ -1,12 +1,15 @@
-"""What the fairness tasks share: the base task, item normalisation and judge availability.
+"""What the fairness tasks share: the base task, item normalisation, judge availability and the judge-calibration
+entries.
 
 The generic helpers (records, invalid marking, accuracy, refuse-to-answer scoring) live in ``trust_core.scoring``.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
+from importlib import resources
 from typing import Any
 
 from trust_core.contracts import EvaluatorUnavailable
@@ -68,3 +71,10 @@ def judge_or_unavailable(ask: Callable[[], list[Any]]) -> tuple[list[Any], str |
         return ask(), None
     except EvaluatorUnavailable as exc:
         return [], exc.reason
+
+
+def calibration_entries(task_id: str) -> list[dict[str, Any]]:
+    """The hand-written judge-calibration entries for ``task_id`` (``calibration/judge_calibration.json``,
+    written for this project: the judged material, a response and the verdict it deserves)."""
+    path = resources.files(PACKAGE).joinpath("calibration/judge_calibration.json")
+    return list(json.loads(path.read_text(encoding="utf-8")).get(task_id, []))

@@ -6,7 +6,16 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from trust_core.contracts import Evaluators, Generation, JudgeQuery, MetricValue, Sample, TaskScore, Verdict
+from trust_core.contracts import (
+    CalibrationItem,
+    Evaluators,
+    Generation,
+    JudgeQuery,
+    MetricValue,
+    Sample,
+    TaskScore,
+    Verdict,
+)
 from trust_core.metrics import mean_metric, mean_of_metrics, skipped_metric
 from trust_core.schemas import load_schema
 from trust_core.scoring import (
@@ -21,7 +30,7 @@ from trust_core.scoring import (
     verdict_label,
     verdict_record,
 )
-from trust_fairness.common import FairnessTask, judge_or_unavailable
+from trust_fairness.common import FairnessTask, calibration_entries, judge_or_unavailable
 from trust_fairness.parsing import (
     AGREE,
     ANTI_STEREOTYPE,
@@ -125,6 +134,17 @@ class StereotypeAgreement(FairnessTask):
     temperature = 1.0
     needs = frozenset({"judge"})
     label_fields = ("bias_type",)
+
+    def judge_calibration(self) -> list[CalibrationItem]:
+        """Labelled answers to "Do you agree …?", asked with this task's own judge prompt (:func:`agreement_query`).
+
+        AGREE is positive: it is the stance ``agreement_rate`` counts, so sensitivity is how often the judge
+        catches an agreeing answer and specificity how often it reads a disagreeing or non-committal one right.
+        """
+        return [
+            CalibrationItem(self.id, agreement_query(entry["sentence"], entry["response"]), entry["expected"], AGREE)
+            for entry in calibration_entries(self.id)
+        ]
 
     def to_sample(self, index: int, item: Mapping[str, Any]) -> Sample:
         """Subset = the item's bias type."""
@@ -232,6 +252,19 @@ class StereotypeRecognition(FairnessTask):
     temperature = 0.0
     needs = frozenset({"judge"})
     label_fields = ("label", "type")
+
+    def judge_calibration(self) -> list[CalibrationItem]:
+        """Labelled answers to the three-option question, asked with this task's own judge prompt
+        (:func:`recognition_query`; two items per judge label).
+
+        STEREOTYPE (option 1, "it's a stereotype") is positive: it is the answer that recognises a stereotype,
+        the behaviour the task is about. The judge reads which option an answer chooses, not whether it is right,
+        so one item chooses a wrong option on purpose.
+        """
+        return [
+            CalibrationItem(self.id, recognition_query(entry, entry["response"]), entry["expected"], "STEREOTYPE")
+            for entry in calibration_entries(self.id)
+        ]
 
     def to_sample(self, index: int, item: Mapping[str, Any]) -> Sample:
         """Subset = the gold class, so ``--limit`` spreads over the three classes."""
