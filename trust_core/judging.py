@@ -26,6 +26,8 @@ from trust_core.contracts import (
 )
 
 JUDGE_PROMPT_VERSION = "1"
+RETRY_TEMPERATURE = 0.7
+"""Sampling temperature of the retries after a reply that named no label (the first attempt is greedy)."""
 
 _FORMAT_REQUEST = "\n\nReply with exactly one of these labels and nothing else: {labels}."
 
@@ -104,18 +106,25 @@ class LLMJudge(Judge):
         return self._identity
 
     def describe(self) -> dict[str, object]:
-        """Metadata recorded in results."""
+        """Metadata recorded in results: spec, prompt version, decoding settings, the backend's description."""
         return {
             "judge": self.name,
             "judge_version": self.version,
             "spec": self.label,
+            "prompt_version": JUDGE_PROMPT_VERSION,
+            "decoding": {
+                "max_new_tokens": self.max_new_tokens,
+                "temperatures": [0.0] + [RETRY_TEMPERATURE] * self.retries,
+                "seeds": [self.seed + attempt for attempt in range(self.retries + 1)],
+                "labels": "one label from the query's set, parsed tolerantly; none = judge failure",
+            },
             "details": self.backend.describe(),
         }
 
     def _request(self, query: JudgeQuery, attempt: int) -> ChatRequest:
         content = query.instruction + _FORMAT_REQUEST.format(labels=", ".join(query.labels))
         settings = GenerationSettings(
-            temperature=0.0 if attempt == 0 else 0.7,
+            temperature=0.0 if attempt == 0 else RETRY_TEMPERATURE,
             max_new_tokens=self.max_new_tokens,
             seed=self.seed + attempt,
         )
