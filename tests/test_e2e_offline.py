@@ -383,6 +383,7 @@ def test_judge_check_of_the_offline_default_judge(trust, tmp_path: Path):
     report = json.loads((tmp_path / "judge_check.json").read_text())
     rows = {(m["task"], m["metric"]): m for m in report["metrics"]}
     assert rows[("truthfulness/adversarial_factuality", "agreement")]["n"] == 8
-    assert rows[("refusal", "agreement")]["n"] == 16 and rows[("all", "agreement")]["n"] == 32
+    assert rows[("truthfulness/sycophancy", "agreement")]["n"] == 8
+    assert rows[("refusal", "agreement")]["n"] == 16 and rows[("all", "agreement")]["n"] == 3 * 8 + 16
     assert report["judges"]["judge"]["identity"].startswith("llm-judge/")
-    assert "truthfulness/sycophancy" in report["prompts_without_calibration"]
+    assert report["prompts_without_calibration"] == []

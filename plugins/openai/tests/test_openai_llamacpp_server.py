@@ -101,3 +101,36 @@ def test_the_openai_backend_evaluates_a_served_model(llama_server: str, tmp_path
     assert overall["n"] == 3
     samples = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
     assert all(s.get("response") for s in samples)
+
+
+def test_openai_embeddings_from_a_real_embedding_server_are_cached(tmp_path: Path) -> None:
+    """A local embeddings server computing real MiniLM vectors (as TEI or infinity would) behind /v1/embeddings."""
+    st = pytest.importorskip("trust_sentence_transformers")
+    from trust_core.contracts import BackendOptions
+    from trust_core.registry import ComponentContext, Registry
+    from trust_core.testing_http import Recorded, Reply
+
+    minilm = st.MiniLMEmbedder(None, ComponentContext(Registry(), BackendOptions()))
+
+    def embeddings(request: Recorded) -> Reply:
+        body = request.json()
+        vectors = minilm.embed(body["input"])
+        data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)]
+        return Reply(200, {"object": "list", "data": data, "model": body["model"], "usage": {}})
+
+    with ScriptedServer(default=embeddings) as server:
+        args = [
+            "--tasks", "truthfulness/sycophancy", "--limit", "2", "--max-new-tokens", "24",
+            "--embedder", "openai:all-minilm", "--base-url", server.url + "/v1", "--run-dir", str(tmp_path),
+        ]  # fmt: skip
+        first = trust("run", *args)
+        assert first.returncode == 0, first.stderr
+        calls = len(server.requests)
+        assert calls >= 1 and all(r.path == "/v1/embeddings" for r in server.requests)
+        results = json.loads((tmp_path / "results.json").read_text())
+        assert results["run"]["embedder"] == f"openai/v1:{server.url}/v1/all-minilm"
+        persona = next(m for m in results["metrics"] if m["metric"] == "persona_cosine_margin")
+        assert persona["n"] >= 1
+        again = trust("evaluate", *args)
+        assert again.returncode == 0, again.stderr
+        assert len(server.requests) == calls  # every vector came from the store's cache
