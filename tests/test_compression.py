@@ -160,3 +160,19 @@ def test_a_variant_in_its_output_folder_must_have_weights(tmp_path: Path):
     _check_produced(request, Variant("org/elsewhere", {}), tmp_path)  # a variant pointing elsewhere is fine
     (tmp_path / "model.safetensors").write_bytes(b"x")
     _check_produced(request, Variant(str(tmp_path), {}), tmp_path)
+
+
+def test_recipe_helpers_name_the_plugin_and_the_key():
+    import pytest
+
+    from trust_core.compression import recipe_int, reject_unknown_keys
+    from trust_core.errors import UserError
+
+    assert recipe_int({"bits": 4}, "bits", 8, "x") == 4 and recipe_int({}, "bits", 8, "x") == 8
+    assert recipe_int({"bits": None}, "bits", 8, "x") == 8
+    for bad in ("4", 4.0, True):
+        with pytest.raises(UserError, match=r"^x recipe: bits must be an integer"):
+            recipe_int({"bits": bad}, "bits", 8, "x")
+    reject_unknown_keys({"bits": 4}, {"bits", "seed"}, "x")
+    with pytest.raises(UserError, match=r"^x recipe: unknown key\(s\) bitz, sed \(known: bits, seed\)"):
+        reject_unknown_keys({"bitz": 4, "sed": 1}, {"bits", "seed"}, "x")

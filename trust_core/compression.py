@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,24 @@ def compression_request(
             recipe["calibration_samples"] = calibration_samples
         return CompressionRequest("quantize", quantize, {**recipe, "seed": seed})
     return None
+
+
+def recipe_int(recipe: Mapping[str, Any], key: str, default: int | None, who: str) -> int | None:
+    """``recipe[key]`` as an integer (``default`` when absent or None); UserError ``"<who> recipe: <key> must be an
+    integer"`` for anything else (booleans included). Plugins validate their recipes with it."""
+    value = recipe.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UserError(f"{who} recipe: {key} must be an integer, got {value!r}")
+    return value
+
+
+def reject_unknown_keys(recipe: Mapping[str, Any], known: Collection[str], who: str) -> None:
+    """UserError naming every key of ``recipe`` not in ``known``: a misspelt key would otherwise change nothing."""
+    unknown = sorted(set(recipe) - set(known))
+    if unknown:
+        raise UserError(f"{who} recipe: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
 
 
 def read_variant(model: str) -> dict[str, Any] | None:

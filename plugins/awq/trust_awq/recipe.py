@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from trust_core.compression import recipe_int, reject_unknown_keys
 from trust_core.errors import UserError
 
 BITS = (4,)
@@ -54,30 +55,19 @@ class AwqRecipe:
         }
 
 
-def _int(recipe: Mapping[str, Any], key: str, default: int) -> int:
-    value = recipe.get(key, default)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise UserError(f"awq recipe: {key} must be an integer, got {value!r}")
-    return value
-
-
 def parse_recipe(recipe: Mapping[str, Any]) -> AwqRecipe:
     """Validate ``recipe`` (``bits``, ``group_size``, ``calibration_samples``, ``seed``, ``zero_point``)."""
-    unknown = sorted(set(recipe) - KNOWN_KEYS)
-    if unknown:
-        raise UserError(f"awq recipe: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(KNOWN_KEYS))})")
-    bits = _int(recipe, "bits", DEFAULT_BITS)
+    reject_unknown_keys(recipe, KNOWN_KEYS, "awq")
+    bits = recipe_int(recipe, "bits", DEFAULT_BITS, "awq")
     if bits not in BITS:
         raise UserError(f"awq recipe: bits must be 4 (AWQ's GEMM format), got {bits}")
-    group_size = _int(recipe, "group_size", DEFAULT_GROUP_SIZE)
+    group_size = recipe_int(recipe, "group_size", DEFAULT_GROUP_SIZE, "awq")
     if group_size not in GROUP_SIZES:
         raise UserError(f"awq recipe: group_size must be one of {', '.join(map(str, GROUP_SIZES))}, got {group_size}")
-    samples = _int(recipe, "calibration_samples", DEFAULT_CALIBRATION_SAMPLES)
+    samples = recipe_int(recipe, "calibration_samples", DEFAULT_CALIBRATION_SAMPLES, "awq")
     if not 1 <= samples <= MAX_CALIBRATION_SAMPLES:
         raise UserError(f"awq recipe: calibration_samples must be in 1..{MAX_CALIBRATION_SAMPLES}, got {samples}")
-    seed = _int(recipe, "seed", DEFAULT_SEED)
+    seed = recipe_int(recipe, "seed", DEFAULT_SEED, "awq")
     if seed < 0:
         raise UserError(f"awq recipe: seed must be at least 0, got {seed}")
     zero_point = recipe.get("zero_point", True)

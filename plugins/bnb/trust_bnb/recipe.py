@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from trust_core.compression import recipe_int, reject_unknown_keys
 from trust_core.errors import UserError
 
 QUANT_TYPES_4BIT = ("nf4", "fp4")
@@ -52,15 +53,6 @@ class BnbRecipe:
         }
 
 
-def _int(recipe: Mapping[str, Any], key: str) -> int | None:
-    value = recipe.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise UserError(f"bnb recipe: {key} must be an integer, got {value!r}")
-    return value
-
-
 def parse_recipe(recipe: Mapping[str, Any]) -> BnbRecipe:
     """Validate ``recipe`` (``bits`` 4 or 8, optional ``quant_type``, ``compute_dtype``, ``double_quant``).
 
@@ -70,10 +62,8 @@ def parse_recipe(recipe: Mapping[str, Any]) -> BnbRecipe:
     """
     if "calibration_samples" in recipe:
         raise UserError("bnb recipe: calibration_samples does not apply (bitsandbytes quantization uses no data)")
-    unknown = sorted(set(recipe) - KNOWN_KEYS)
-    if unknown:
-        raise UserError(f"bnb recipe: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(KNOWN_KEYS))})")
-    bits = _int(recipe, "bits")
+    reject_unknown_keys(recipe, KNOWN_KEYS, "bnb")
+    bits = recipe_int(recipe, "bits", None, "bnb")
     bits = 4 if bits is None else bits
     if bits not in (4, 8):
         raise UserError(f"bnb recipe: bits must be 4 (nf4/fp4) or 8 (int8), got {bits}")
@@ -95,10 +85,10 @@ def parse_recipe(recipe: Mapping[str, Any]) -> BnbRecipe:
         raise UserError(f"bnb recipe: double_quant must be true or false, got {double_quant!r}")
     if double_quant and bits == 8:
         raise UserError("bnb recipe: double_quant applies to 4-bit quantization only")
-    group_size = _int(recipe, "group_size")
+    group_size = recipe_int(recipe, "group_size", None, "bnb")
     if group_size is not None and group_size != DEFAULT_GROUP_SIZE:
         raise UserError(
             f"bnb recipe: group_size {group_size} cannot be applied: bitsandbytes quantizes 4-bit weights in fixed "
             f"blocks of {BNB_4BIT_BLOCKSIZE} and int8 weights per row; leave --quant-group-size out"
         )
-    return BnbRecipe(bits, quant_type, compute_dtype, double_quant, group_size, _int(recipe, "seed"))
+    return BnbRecipe(bits, quant_type, compute_dtype, double_quant, group_size, recipe_int(recipe, "seed", None, "bnb"))

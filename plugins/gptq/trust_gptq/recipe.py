@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from trust_core.compression import recipe_int, reject_unknown_keys
 from trust_core.errors import UserError
 
 BITS = (2, 3, 4, 8)
@@ -60,15 +61,6 @@ class GptqRecipe:
         }
 
 
-def _int(recipe: Mapping[str, Any], key: str, default: int) -> int:
-    value = recipe.get(key)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise UserError(f"gptq recipe: {key} must be an integer, got {value!r}")
-    return value
-
-
 def _bool(recipe: Mapping[str, Any], key: str, default: bool) -> bool:
     value = recipe.get(key, default)
     if not isinstance(value, bool):
@@ -78,18 +70,16 @@ def _bool(recipe: Mapping[str, Any], key: str, default: bool) -> bool:
 
 def parse_recipe(recipe: Mapping[str, Any]) -> GptqRecipe:
     """Validate ``recipe`` and fill in defaults; one UserError naming the key on any problem."""
-    unknown = sorted(set(recipe) - KNOWN_KEYS)
-    if unknown:
-        raise UserError(f"gptq recipe: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(KNOWN_KEYS))})")
-    bits = _int(recipe, "bits", DEFAULT_BITS)
+    reject_unknown_keys(recipe, KNOWN_KEYS, "gptq")
+    bits = recipe_int(recipe, "bits", DEFAULT_BITS, "gptq")
     if bits not in BITS:
         raise UserError(f"gptq recipe: bits must be one of {', '.join(map(str, BITS))}, got {bits}")
-    group_size = _int(recipe, "group_size", DEFAULT_GROUP_SIZE)
+    group_size = recipe_int(recipe, "group_size", DEFAULT_GROUP_SIZE, "gptq")
     if group_size not in GROUP_SIZES:
         raise UserError(
             f"gptq recipe: group_size must be one of {', '.join(map(str, GROUP_SIZES))} (-1: per row), got {group_size}"
         )
-    samples = _int(recipe, "calibration_samples", DEFAULT_CALIBRATION_SAMPLES)
+    samples = recipe_int(recipe, "calibration_samples", DEFAULT_CALIBRATION_SAMPLES, "gptq")
     if not 1 <= samples <= MAX_CALIBRATION_SAMPLES:
         raise UserError(f"gptq recipe: calibration_samples must be in 1..{MAX_CALIBRATION_SAMPLES}, got {samples}")
     damp = recipe.get("damp_percent", DEFAULT_DAMP_PERCENT)
@@ -99,7 +89,7 @@ def parse_recipe(recipe: Mapping[str, Any]) -> GptqRecipe:
         bits=bits,
         group_size=group_size,
         calibration_samples=samples,
-        seed=_int(recipe, "seed", DEFAULT_SEED),
+        seed=recipe_int(recipe, "seed", DEFAULT_SEED, "gptq"),
         sym=_bool(recipe, "sym", True),
         desc_act=_bool(recipe, "desc_act", False),
         damp_percent=float(damp),

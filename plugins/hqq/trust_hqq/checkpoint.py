@@ -1,6 +1,6 @@
 """hqq's own checkpoint format: ``config.json`` (the model's architecture) + ``qmodel.pt`` (the weights).
 
-transformers cannot load this format (and its ``HqqConfig`` path raises NotImplementedError in 5.x), so the
+transformers cannot load this format (its ``HqqConfig`` loading path is unimplemented in transformers 5.x), so the
 plugin loads it with hqq's ``AutoHQQHFModel.from_quantized``: both the quantizer's reload check and the
 ``hqq`` backend go through :func:`load_hqq`. A marker file, ``hqq_config.json``, records the recipe and
 lets :func:`is_hqq_folder` recognise the folder without reading the weights.

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from trust_core.compression import recipe_int, reject_unknown_keys
 from trust_core.errors import UserError
 
 BITS = (1, 2, 3, 4, 8)
@@ -51,15 +52,6 @@ class HqqRecipe:
         }
 
 
-def _int(recipe: Mapping[str, Any], key: str, default: int | None) -> int | None:
-    value = recipe.get(key, default)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise UserError(f"hqq recipe: {key} must be an integer, got {value!r}")
-    return value
-
-
 def parse_recipe(recipe: Mapping[str, Any]) -> HqqRecipe:
     """Validate ``recipe`` (``bits``, ``group_size``, ``axis``, ``compute_dtype``, ``seed``).
 
@@ -68,19 +60,17 @@ def parse_recipe(recipe: Mapping[str, Any]) -> HqqRecipe:
     """
     if "calibration_samples" in recipe:
         raise UserError("hqq recipe: calibration_samples does not apply (HQQ is calibration-free)")
-    unknown = sorted(set(recipe) - KNOWN_KEYS)
-    if unknown:
-        raise UserError(f"hqq recipe: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(KNOWN_KEYS))})")
-    bits = _int(recipe, "bits", DEFAULT_BITS)
+    reject_unknown_keys(recipe, KNOWN_KEYS, "hqq")
+    bits = recipe_int(recipe, "bits", DEFAULT_BITS, "hqq")
     if bits not in BITS:
         raise UserError(f"hqq recipe: bits must be one of {', '.join(map(str, BITS))}, got {bits}")
-    group_size = _int(recipe, "group_size", DEFAULT_GROUP_SIZE)
+    group_size = recipe_int(recipe, "group_size", DEFAULT_GROUP_SIZE, "hqq")
     if group_size is None or group_size < 8 or group_size & (group_size - 1):
         raise UserError(f"hqq recipe: group_size must be a power of two, at least 8, got {group_size}")
-    axis = _int(recipe, "axis", DEFAULT_AXIS)
+    axis = recipe_int(recipe, "axis", DEFAULT_AXIS, "hqq")
     if axis not in AXES:
         raise UserError(f"hqq recipe: axis must be 0 or 1, got {axis}")
     compute_dtype = str(recipe.get("compute_dtype") or "float32").lower().removeprefix("torch.")
     if compute_dtype not in COMPUTE_DTYPES:
         raise UserError(f"hqq recipe: compute_dtype must be one of {', '.join(COMPUTE_DTYPES)}, got {compute_dtype!r}")
-    return HqqRecipe(bits, group_size, axis, compute_dtype, _int(recipe, "seed", None))
+    return HqqRecipe(bits, group_size, axis, compute_dtype, recipe_int(recipe, "seed", None, "hqq"))
