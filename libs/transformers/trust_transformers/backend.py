@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from trust_core.backend_support import (
@@ -30,9 +31,6 @@ from trust_core.contracts import (
 )
 from trust_transformers.batching import Prepared, batch_seed, completion_length, left_pad, plan_batches
 from trust_transformers.source import ModelSource, cached_hub_commit, classify, folder_digest
-
-_UNSET = object()
-"""Marks a template choice not made yet (None is a choice: the tokenizer's own)."""
 
 MEMORY_FRACTION = 0.9
 """Share of each GPU's memory ``device_map="auto"`` may fill (the rest is left for activations)."""
@@ -78,7 +76,6 @@ class TransformersBackend(Backend):
         self._placement: Placement | None = None
         self._fallback_bos = ""
         self._fingerprint: str | None = None
-        self._template_choice: object = _UNSET
 
     # ------------------------------------------------------------------ contract
 
@@ -211,16 +208,17 @@ class TransformersBackend(Backend):
     def _chat_template(self) -> ChatTemplate | None:
         """The registered template to render with: the one the user named, else — only for a tokenizer without
         a chat template — the first registered template matching the model; None for the tokenizer's own."""
-        if self._template_choice is _UNSET:
-            named = self.options.extra.get("chat_template")
-            if isinstance(named, ChatTemplate):
-                self._template_choice = named
-            elif self._has_template():
-                self._template_choice = None
-            else:
-                template_for = self.options.extra.get("chat_template_for")
-                self._template_choice = template_for(self.model) if callable(template_for) else None
-        return self._template_choice  # type: ignore[return-value]
+        return self._template_choice
+
+    @cached_property
+    def _template_choice(self) -> ChatTemplate | None:
+        named = self.options.extra.get("chat_template")
+        if isinstance(named, ChatTemplate):
+            return named
+        if self._has_template():
+            return None
+        template_for = self.options.extra.get("chat_template_for")
+        return template_for(self.model) if callable(template_for) else None
 
     def _template_name(self) -> str:
         if (template := self._chat_template()) is not None:
