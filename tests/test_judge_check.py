@@ -60,3 +60,9 @@ def test_a_judge_without_a_check_records_no_calibration(scripted, tmp_path: Path
                    env=NO_ENTRY_POINTS)  # fmt: skip
     assert run.code == 0, run.stderr
     assert json.loads((tmp_path / "results.json").read_text())["run"]["refusal_judge"]["calibration"] is None
+
+
+def test_a_judge_with_nothing_to_check_is_one_clear_error(scripted, tmp_path: Path):
+    result = scripted("judge-check", "--judge", "shouting", "--run-dir", str(tmp_path), env=NO_ENTRY_POINTS)
+    assert result.code == 2 and "nothing to check" in result.stderr and "toxicity" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "judge_check.json").exists()

@@ -230,6 +230,12 @@ def judge_check(registry: Registry, options: RunOptions, judge_spec: str, output
     judge = _checkable_judge(registry, judge_spec, context)
     store = Store.in_run_dir(options.run_dir)
     kinds = [need for need in ("judge", "refusal") if KIND_OF_NEED[need] in judge.kinds and items[need]]
+    if not kinds:
+        judge.close()
+        raise UserError(
+            f"--judge {judge_spec}: nothing to check — it answers neither the selected tasks' judge questions nor "
+            f"refusal questions (it judges: {', '.join(sorted(judge.kinds))})"
+        )
     evaluators = CachedEvaluators(
         store, {need: (lambda: judge) for need in kinds}, "judge-check uses no embedder",
         judge_batch=max(1, options.backend_options.batch_size),
@@ -256,5 +262,10 @@ def _checkable_judge(registry: Registry, spec: str, context: Any) -> Any:
     """The judge for ``spec``: as a judge of the tasks' own prompts if it can be one, else as a refusal judge."""
     name = spec.partition(":")[0]
     cls = registry.components["judge"].get(name)
+    if cls is not None and not {"custom", "refusal"} & set(cls.kinds):
+        raise UserError(
+            f"--judge {spec}: nothing to check — it answers neither the tasks' judge questions nor refusal "
+            f"questions (it judges: {', '.join(sorted(cls.kinds))})"
+        )
     kind = "custom" if cls is None or "custom" in cls.kinds else "refusal"
     return registry.make_judge(spec, context, kind=kind)
