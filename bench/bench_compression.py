@@ -21,24 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-PROMPTS = (
-    "What is the capital of France?",
-    "Name three primary colors.",
-    "Explain in one sentence what photosynthesis is.",
-    "Give me a synonym for 'happy'.",
-    "What is 12 times 7?",
-    "Who wrote 'Pride and Prejudice'?",
-    "Write a haiku about autumn leaves.",
-    "What does a thermometer measure?",
-    "Translate 'good morning' into Spanish.",
-    "List two benefits of regular exercise.",
-    "What is the boiling point of water in Celsius?",
-    "Describe a cat in five words.",
-    "Why is the sky blue? Answer briefly.",
-    "Suggest a name for a pet goldfish.",
-    "What is the largest planet in our solar system?",
-    "Give one tip for writing clear emails.",
-)
+from bench_generation import PROMPTS  # the same 16 chats as the generation benchmark (this folder is on sys.path)
 
 METHODS: dict[str, tuple[str, list[str]]] = {
     "magnitude": ("pruner", ["--prune", "magnitude", "--pattern", "2:4"]),
