@@ -272,8 +272,9 @@ class Registry:
 
     def make_backend(self, model_spec: str, backend: str | None, options: BackendOptions) -> Backend:
         """Resolve a model spec (alias, path, id) and build the backend for it."""
-        if backend and not self._lookup("backend", backend, "--backend").resolves_aliases:
-            return self._lookup("backend", backend, "--backend")(model_spec, options)  # e.g. a served model's id
+        named = self._lookup("backend", backend, "--backend") if backend else None
+        if named is not None and not named.resolves_aliases:
+            return named(model_spec, options)  # e.g. a served model's id
         model = self.resolve_model(model_spec)
         return self.backend_class(backend, model)(model, self._with_chat_templates(options))
 
