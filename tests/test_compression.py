@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from conftest import PLUGIN_DIR
 from trust_core.compression import compression_request, weights_digest
+from trust_core.registry import file_plugin_version
 from trust_core.schemas import load_schema, validator
 
 NO_ENTRY_POINTS = {"TRUST_LOAD_PLUGINS": ""}
@@ -31,7 +33,7 @@ def test_compress_writes_a_schema_valid_variant_json(scripted, tmp_path: Path):
     assert info["kind"] == "prune" and info["method"] == "copy"
     assert info["recipe"] == {"pattern": "2:4", "seed": 42}
     assert info["base_model"]["spec"] == "scripted:echo" and info["base_model"]["fingerprint"]
-    assert info["plugin"] == {"name": "scripted", "version": "file"}
+    assert info["plugin"] == {"name": "scripted", "version": file_plugin_version(PLUGIN_DIR / "scripted.py")}
     assert info["details"] == {"copied_from": "scripted:echo", "sparsity": None}
     assert info["size_bytes"] == (out / "model.txt").stat().st_size
     again = scripted("compress", "--model", "scripted:echo", "--prune", "copy", "--out", str(out), env=NO_ENTRY_POINTS)

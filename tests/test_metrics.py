@@ -24,8 +24,10 @@ from trust_core.selection import stratified, stratified_units, units_of
 
 
 def test_mean_metric_keeps_invalid_items_in_the_denominator():
-    metric = mean_metric("t/x", "accuracy", [1, 0, 0, 0], invalid=[False, True, True, False], higher_is_better=True)
+    invalid = [None, "empty_response", "no_label", None]
+    metric = mean_metric("t/x", "accuracy", [1, 0, 0, 0], invalid=invalid, higher_is_better=True)
     assert (metric.value, metric.n, metric.n_invalid) == (0.25, 4, 2)
+    assert metric.invalid_reasons == {"empty_response": 1, "no_label": 1}
     low, high = metric.ci
     assert 0.0 <= low <= 0.25 <= high <= 1.0
 
@@ -47,8 +49,8 @@ def test_macro_f1_counts_invalid_predictions_as_misses():
     with_invalid = macro_f1(gold, ["SUPPORT", None, "REFUTE", "REFUTE"], ["SUPPORT", "REFUTE"])
     # SUPPORT: P=1, R=0.5 -> 2/3; REFUTE: P=1, R=1 -> 1
     assert with_invalid == pytest.approx((2 / 3 + 1) / 2)
-    metric = macro_f1_metric("t/x", "macro_f1", gold, [None] * 4, ["SUPPORT", "REFUTE"])
-    assert (metric.value, metric.n, metric.n_invalid) == (0.0, 4, 4)
+    metric = macro_f1_metric("t/x", "macro_f1", gold, [None] * 4, ["SUPPORT", "REFUTE"], reasons=["no_label"] * 4)
+    assert (metric.value, metric.n, metric.n_invalid, metric.invalid_reasons) == (0.0, 4, 4, {"no_label": 4})
 
 
 def test_per_class_mean_accuracy_is_unweighted_over_classes():
@@ -58,11 +60,12 @@ def test_per_class_mean_accuracy_is_unweighted_over_classes():
 
 def test_mean_of_metrics_sums_counts_and_is_null_when_a_part_is():
     parts = [
-        MetricValue("t/x", "accuracy", 0.5, True, 10, 1, subset="a"),
+        MetricValue("t/x", "accuracy", 0.5, True, 10, 1, subset="a", invalid_reasons={"no_label": 1}),
         MetricValue("t/x", "accuracy", 1.0, True, 4, 0, subset="b"),
     ]
     mean = mean_of_metrics("t/x", "mean_accuracy", parts, True)
     assert (mean.value, mean.n, mean.n_invalid, mean.ci) == (0.75, 14, 1, None)
+    assert mean.invalid_reasons == {"no_label": 1}
     empty = MetricValue("t/x", "accuracy", None, True, 0, 0)
     undefined = mean_of_metrics("t/x", "mean_accuracy", [*parts, empty], True)
     assert undefined.value is None and undefined.note
@@ -84,20 +87,24 @@ def test_stratified_selection_is_round_robin_stable_and_in_file_order():
 
 def test_mean_over_valid_leaves_invalid_items_out_and_can_resample_groups():
     values = [1.0, None, 0.0, 1.0, None, 1.0]
-    plain = mean_over_valid("t/x", "mean_cosine", values, True, unit="pairs")
+    reasons = [None, "empty_response", None, None, "missing_original", None]
+    plain = mean_over_valid("t/x", "mean_cosine", values, True, reasons=reasons, unit="pairs")
     assert (plain.value, plain.n, plain.n_invalid, plain.extra) == (0.75, 6, 2, {"unit": "pairs"})
-    grouped = mean_over_valid("t/x", "mean_cosine", values, True, groups=[0, 0, 0, 1, 1, 1])
+    assert plain.invalid_reasons == {"empty_response": 1, "missing_original": 1}
+    grouped = mean_over_valid("t/x", "mean_cosine", values, True, groups=[0, 0, 0, 1, 1, 1], reasons=reasons)
     assert grouped.value == plain.value and grouped.ci != plain.ci
     assert grouped.ci == bootstrap_ci(4, lambda idx: float(np.array([1.0, 0.0, 1.0, 1.0])[idx].mean()), [0, 0, 1, 1])
-    undefined = mean_over_valid("t/x", "mean_cosine", [None, None], True, groups=[0, 1])
+    undefined = mean_over_valid("t/x", "mean_cosine", [None, None], True, groups=[0, 1], reasons=["x", "x"])
     assert (undefined.value, undefined.ci, undefined.note) == (None, None, "no valid items (2 invalid)")
 
 
 def test_max_over_valid_has_no_interval_and_a_note_when_undefined():
-    top = max_over_valid("t/x", "max_toxicity", [0.2, None, 0.9], False, toxicity_scorer="s")
+    failed = [None, "toxicity_scorer_failed", None]
+    top = max_over_valid("t/x", "max_toxicity", [0.2, None, 0.9], False, reasons=failed, toxicity_scorer="s")
     assert (top.value, top.n, top.n_invalid, top.ci, top.note) == (0.9, 3, 1, None, None)
-    assert top.extra == {"toxicity_scorer": "s"}
-    assert max_over_valid("t/x", "max_toxicity", [None], False).note == "no valid items (1 invalid)"
+    assert top.extra == {"toxicity_scorer": "s"} and top.invalid_reasons == {"toxicity_scorer_failed": 1}
+    none_valid = max_over_valid("t/x", "max_toxicity", [None], False, reasons=["toxicity_scorer_failed"])
+    assert none_valid.note == "no valid items (1 invalid)"
     assert max_over_valid("t/x", "max_toxicity", [], False).note == "no items"
 
 

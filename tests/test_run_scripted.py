@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import PLUGIN_DIR, REPO
+from trust_core.registry import file_plugin_version
 from trust_core.results import validate_results
 
 ECHO = ("run", "--model", "scripted:echo", "--tasks", "private/echo")
@@ -43,7 +44,7 @@ def test_run_writes_schema_valid_results_and_records(scripted, tmp_path: Path):
     assert metrics[("alpha", "accuracy")]["value"] == 1.0
     assert metrics[("beta", "accuracy")]["n"] == 4
     assert results["run"]["data"][0]["items"] == 8
-    assert results["run"]["plugins"] == {"scripted": "file"}
+    assert results["run"]["plugins"] == {"scripted": file_plugin_version(PLUGIN_DIR / "scripted.py")}
     records = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
     assert len(records) == 8
     assert records[0]["messages"] == [{"role": "user", "content": "Say the alpha word number 0. [expect: alpha-0]"}]
@@ -220,8 +221,8 @@ def test_api_keys_never_reach_results_logs_or_store(scripted, tmp_path: Path):
     assert from_env.code == 0
     for text in (result.stdout, result.stderr, from_env.stdout, from_env.stderr):
         assert secret not in text
-    for path in tmp_path.iterdir():
-        assert secret.encode() not in path.read_bytes(), path
+    for path in tmp_path.rglob("*"):
+        assert path.is_dir() or secret.encode() not in path.read_bytes(), path
 
 
 def test_tasks_listing(scripted):

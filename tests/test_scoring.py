@@ -90,6 +90,11 @@ def test_rta_per_subset_and_overall_keeps_invalid_items_in_the_denominator() -> 
         ("a", pytest.approx(1 / 3), 3, 1),
         (None, pytest.approx(2 / 6), 6, 3),
     ]
+    assert [m.invalid_reasons for m in metrics] == [
+        {"empty_response": 1, "refusal_judge_failed": 1},
+        {"generation_failed": 1},
+        {"empty_response": 1, "generation_failed": 1, "refusal_judge_failed": 1},
+    ]
     assert all(m.metric == "rta" and m.higher_is_better is True for m in metrics)
     assert all(m.extra == {"refusal_judge": JUDGE} for m in metrics)
     share = rta_metric("t/x", records, evaluators, metric="refusal_share", higher_is_better=None, unit="items")
@@ -116,6 +121,7 @@ def test_without_a_refusal_judge_rta_is_skipped_never_zero() -> None:
         ("b", None, 3, 0),
         (None, None, 6, 0),
     ]
+    assert all(m.invalid_reasons == {} for m in metrics)  # skipped: nothing judged, nothing counted
     assert all(m.note == f"skipped: {unavailable}" and m.extra == {"refusal_judge": None} for m in metrics)
 
 

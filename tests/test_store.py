@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from trust_core.contracts import GenerationResult, Verdict
-from trust_core.store import ResponseKey, Store, embedding_key, verdict_key
+from trust_core.store import (
+    APPLICATION_ID,
+    SCHEMA_VERSION,
+    STORE_FILE,
+    ResponseKey,
+    Store,
+    embedding_key,
+    verdict_key,
+)
 
 
 def _key(sample: str = "0", **changes) -> ResponseKey:
@@ -89,10 +98,24 @@ def test_embeddings_round_trip(tmp_path: Path):
     assert store.embeddings([key, "missing"]) == {key: [0.5, -1.25, 3.0]}
 
 
-def test_remove_deletes_the_store(tmp_path: Path):
+def test_a_new_store_records_its_schema_version(tmp_path: Path):
+    Store.in_run_dir(tmp_path).close()
+    with sqlite3.connect(tmp_path / STORE_FILE) as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (str(SCHEMA_VERSION),)
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+        assert db.execute("PRAGMA application_id").fetchone() == (APPLICATION_ID,)
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_wrote_turns_true_with_the_first_committed_work_only(tmp_path: Path):
     store = Store.in_run_dir(tmp_path)
+    calls: list[str] = []
+    store.on_first_write = lambda: calls.append("first")
+    store.responses(["nothing"])
+    store.put_verdict("k", "judge/1", Verdict(None, error="HTTP 503"))  # not cached: no work
+    store.put_response(_key("2"), "r", GenerationResult(_key("2").key, None, error="timeout"))  # asked again later
+    assert (store.wrote, calls) == (False, [])
     key = _key()
     store.put_response(key, "r", GenerationResult(key.key, "x"))
-    store.close()
-    Store.remove(tmp_path)
-    assert Store.in_run_dir(tmp_path).count_responses() == {}
+    store.put_response(_key("1"), "r", GenerationResult(_key("1").key, "y"))
+    assert (store.wrote, calls) == (True, ["first"])

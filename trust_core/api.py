@@ -6,6 +6,12 @@
   options (``--base-url`` / ``--judge-base-url``, ``--request-timeout``, ``--max-retries``,
   ``--max-concurrency``). The official endpoint needs a key and its absence is a UserError before any work; a
   custom server may run without one. The key never appears in ``repr`` or :meth:`ApiSettings.describe`.
+* Where keys go (:func:`endpoint_key`): a key given on the command line (``--openai-api-key``) or named for one
+  endpoint (``--api-key-env NAME`` for ``--base-url``, ``--judge-api-key-env NAME`` for ``--judge-base-url``) is
+  sent to that endpoint; a key the CLI read from the provider's environment variable (``OPENAI_API_KEY``...) is
+  sent only to the provider's own endpoint. No key is sent over plain HTTP to a host other than this machine
+  unless ``--allow-insecure`` (:func:`refuse_insecure`). :func:`endpoint_lines` says, at the start of a run,
+  where each remote component sends its requests and with which key (never the key itself).
 * :class:`ApiBackend` — a :class:`~trust_core.contracts.Backend` whose requests run concurrently, each retried
   per :mod:`trust_core.retry`; a subclass implements one call and the classification of its errors.
 * :class:`ApiJudge` — the core's LLM judge over an API backend, for ``--judge <provider>:MODEL``.
@@ -13,12 +19,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import threading
 import urllib.parse
 from abc import abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -32,6 +39,20 @@ from trust_core.retry import Failure, RetryPolicy, call_with_retries
 DEFAULT_CONCURRENCY = 4
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_RETRIES = 5
+
+KEYS_FROM_ENVIRONMENT = "keys_from_environment"
+"""``BackendOptions.extra`` entry the CLI sets: provider secret name -> the environment variable its key was read
+from (``{"openai": "OPENAI_API_KEY"}``). A key absent from it was given explicitly (command line, or code)."""
+ALLOW_INSECURE = "allow_insecure"
+"""``BackendOptions.extra`` entry (``--allow-insecure``): allow sending a key over plain HTTP to another host."""
+KEY_ENV_OPTIONS = {"base_url": "api_key_env", "judge_base_url": "judge_api_key_env"}
+"""The ``extra`` entry naming the environment variable that holds the key for each endpoint option."""
+OPTION_FLAGS = {
+    "base_url": "--base-url",
+    "judge_base_url": "--judge-base-url",
+    "api_key_env": "--api-key-env",
+    "judge_api_key_env": "--judge-api-key-env",
+}
 
 
 @dataclass(frozen=True)
@@ -47,12 +68,113 @@ class Provider:
 
 
 @dataclass(frozen=True)
+class EndpointKey:
+    """The key to send to one endpoint (None: send none) and where it came from, for messages (never the key):
+    ``"no key"``, ``"key from --openai-api-key"``, ``"key from OPENAI_API_KEY"``..."""
+
+    value: str | None = field(repr=False)
+    origin: str
+
+
+def public_url(url: str) -> str:
+    """``url`` without user info, query or fragment, and without a trailing slash (safe to print and record)."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+
+
+def is_loopback(host: str | None) -> bool:
+    """True for this machine: ``localhost`` (and ``*.localhost``) or a loopback address (127.0.0.0/8, ::1)."""
+    host = (host or "").lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def is_official(url: str, official_url: str) -> bool:
+    """True when ``url`` is the provider's own endpoint: https on the official host and port."""
+    parts, official = urllib.parse.urlsplit(url), urllib.parse.urlsplit(official_url)
+    return (
+        parts.scheme == "https"
+        and (parts.hostname or "") == official.hostname
+        and (parts.port or 443) == (official.port or 443)
+        and not parts.username
+    )
+
+
+def key_from_environment(options: BackendOptions, secret: str) -> str | None:
+    """The environment variable the key ``secrets[secret]`` was read from, or None when it was given explicitly."""
+    sources = options.extra.get(KEYS_FROM_ENVIRONMENT) or {}
+    return sources.get(secret) if isinstance(sources, Mapping) else None
+
+
+def endpoint_key(
+    options: BackendOptions,
+    secret: str,
+    key_option: str,
+    official: bool,
+    official_url: str,
+    who: str,
+    key_env: tuple[str, str | None],
+    environ: Mapping[str, str] | None = None,
+) -> EndpointKey:
+    """The key for one endpoint, by the rule every API component follows:
+
+    1. ``key_env = (flag, NAME)`` with a NAME: the value of the environment variable NAME (UserError naming
+       ``who`` when it is unset or empty) — the user named it for this endpoint;
+    2. else ``options.secrets[secret]`` when it was given explicitly (``key_option`` on the command line);
+    3. else the key the CLI read from the provider's environment variable, only when ``official`` (the
+       provider's own endpoint): another endpoint gets no key, and the origin says how to send it there.
+    """
+    environ = os.environ if environ is None else environ
+    flag, name = key_env
+    if name:
+        value = environ.get(name)
+        if not value:
+            raise UserError(f"{who}: {_with_value(flag, name)}: the environment variable {name} is not set or is empty")
+        return EndpointKey(value, f"key from {name} ({flag.rstrip('=')})")
+    key = options.secrets.get(secret)
+    if not key:
+        return EndpointKey(None, "no key")
+    variable = key_from_environment(options, secret)
+    if variable is None:
+        return EndpointKey(key, f"key from {key_option}")
+    if official:
+        return EndpointKey(key, f"key from {variable}")
+    hint = _with_value(flag, variable)
+    return EndpointKey(None, f"no key: {variable} is sent only to {official_url}; {hint} sends it to this endpoint")
+
+
+def _with_value(flag: str, value: str) -> str:
+    """``--flag VALUE``, or ``name=VALUE`` for an option written ``name=``."""
+    return f"{flag}{value}" if flag.endswith("=") else f"{flag} {value}"
+
+
+def refuse_insecure(url: str, key: EndpointKey, who: str, options: BackendOptions) -> None:
+    """UserError when ``key`` would travel over plain HTTP to a host other than this machine, unless the user
+    passed ``--allow-insecure`` (``extra["allow_insecure"]``)."""
+    parts = urllib.parse.urlsplit(url)
+    if not key.value or parts.scheme != "http" or is_loopback(parts.hostname) or options.extra.get(ALLOW_INSECURE):
+        return
+    raise UserError(
+        f"{who}: refusing to send an API key ({key.origin}) over plain HTTP to {parts.hostname}, which is not this "
+        "machine: use an https:// URL, or pass --allow-insecure to send it anyway"
+    )
+
+
+@dataclass(frozen=True)
 class ApiSettings:
     """One endpoint and how to talk to it."""
 
     base_url: str
     api_key: str | None = field(repr=False)
     official: bool = False
+    key_origin: str = "no key"
     timeout: float = DEFAULT_TIMEOUT
     max_retries: int = DEFAULT_RETRIES
     max_concurrency: int = DEFAULT_CONCURRENCY
@@ -61,14 +183,15 @@ class ApiSettings:
     @property
     def endpoint(self) -> str:
         """The base URL without user info, query or fragment (safe to record)."""
-        parts = urllib.parse.urlsplit(self.base_url)
-        host = parts.hostname or ""
-        netloc = f"{host}:{parts.port}" if parts.port else host
-        return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+        return public_url(self.base_url)
 
     def policy(self) -> RetryPolicy:
         """The retry policy: ``max_retries``, backoff ``retry_backoff · 2^attempt`` (capped) plus jitter."""
         return RetryPolicy(max_retries=self.max_retries, base=self.retry_backoff, cap=30.0 * self.retry_backoff)
+
+    def summary(self) -> str:
+        """``<endpoint> (<where the key came from>)``, e.g. ``https://api.openai.com/v1 (key from OPENAI_API_KEY)``."""
+        return f"{self.endpoint} ({self.key_origin})"
 
     def describe(self) -> dict[str, Any]:
         """What results record about the endpoint (whether a key was given, never the key)."""
@@ -88,29 +211,44 @@ def api_settings(
     base_url_option: str = "base_url",
     environ: Mapping[str, str] | None = None,
 ) -> ApiSettings:
-    """Settings from ``options``: base URL from ``extra[base_url_option]``, then ``extra["base_url"]``, then the
-    provider's environment variable, then its official endpoint. UserError naming ``who`` when the official
-    endpoint is used without a key, or the URL is not http(s)."""
+    """Settings from ``options`` for the endpoint option ``base_url_option``:
+
+    * ``"base_url"`` (backends, embedders): ``extra["base_url"]`` (``--base-url``), then the provider's
+      environment variable (``OPENAI_BASE_URL``: the same as ``--base-url``), then the provider's own endpoint;
+    * ``"judge_base_url"`` (judges): ``extra["judge_base_url"]`` (``--judge-base-url``), else the provider's own
+      endpoint — never ``--base-url``.
+
+    The key follows :func:`endpoint_key` (``extra["api_key_env"]`` / ``extra["judge_api_key_env"]`` name the
+    variable holding it). UserError naming ``who`` when the URL is not http(s), the provider's endpoint has no
+    key, or a key would go over plain HTTP to another machine without ``--allow-insecure``.
+    """
     environ = os.environ if environ is None else environ
     extra = options.extra
-    base_url = (
-        str(extra.get(base_url_option) or extra.get("base_url") or environ.get(provider.base_url_env) or "")
-        or provider.official_base_url
-    )
+    if base_url_option == "base_url":
+        chosen = extra.get("base_url") or environ.get(provider.base_url_env)
+    else:
+        chosen = extra.get(base_url_option)
+    base_url = str(chosen or "") or provider.official_base_url
     parts = urllib.parse.urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UserError(f"{who}: base URL '{base_url}' is not an http(s) URL (e.g. http://127.0.0.1:8000/v1)")
-    key = options.secrets.get(provider.secret)
-    official = base_url.rstrip("/") == provider.official_base_url.rstrip("/")
-    if official and not key:
+    official = is_official(base_url, provider.official_base_url)
+    key_env_option = KEY_ENV_OPTIONS.get(base_url_option, f"{base_url_option}_api_key_env")
+    key_env = (OPTION_FLAGS.get(key_env_option, key_env_option), extra.get(key_env_option))
+    key = endpoint_key(
+        options, provider.secret, provider.key_option, official, provider.official_base_url, who, key_env, environ
+    )
+    if official and not key.value:
         raise UserError(
             f"{who} needs an API key: pass {provider.key_option} or set {provider.key_env} "
             "(or point --base-url / --judge-base-url at a compatible server)"
         )
+    refuse_insecure(base_url, key, who, options)
     return ApiSettings(
         base_url=base_url,
-        api_key=key,
+        api_key=key.value,
         official=official,
+        key_origin=key.origin,
         timeout=float(extra.get("request_timeout") or DEFAULT_TIMEOUT),
         max_retries=int(extra.get("max_retries", DEFAULT_RETRIES)),
         max_concurrency=int(extra.get("max_concurrency") or DEFAULT_CONCURRENCY),
@@ -146,6 +284,12 @@ class ApiBackend(Backend):
     @abstractmethod
     def classify(self, exc: BaseException) -> Failure:
         """Whether a failure is worth retrying, and its reason (without secrets)."""
+
+    @classmethod
+    def endpoint_summary(cls, argument: str | None, options: BackendOptions) -> str:
+        """Where requests go and with which key (see :meth:`ApiSettings.summary`); the same UserError as the
+        constructor for settings it would refuse."""
+        return api_settings(cls.provider, options, f"--backend {cls.name}").summary()
 
     def fingerprint(self) -> str:
         """``<name>-api:<endpoint>/<model>``: an API model has no weights to hash."""
@@ -209,6 +353,12 @@ class ApiJudge(DelegatingJudge):
         """API judges are used only when named."""
         return f"API judges are used only when named (--judge {cls.name}:MODEL)"
 
+    @classmethod
+    def endpoint_summary(cls, argument: str | None, options: BackendOptions) -> str:
+        """Where the judge's requests go (``--judge-base-url`` or the provider's own endpoint) and with which key."""
+        who = f"--judge {cls.name}:{argument or cls.default_model}"
+        return api_settings(cls.backend_class.provider, options, who, "judge_base_url").summary()
+
     def __init__(self, argument: str | None, context: Any) -> None:
         self.model = argument or self.default_model
         who = f"--judge {self.name}:{self.model}"
@@ -218,3 +368,49 @@ class ApiJudge(DelegatingJudge):
     def describe(self) -> dict[str, Any]:
         """The LLM judge's description, with this judge's name and model."""
         return {**super().describe(), "judge": self.name, "model": self.model}
+
+
+EVALUATOR_ROLES = (
+    ("judge", "judge", "judge", "custom"),
+    ("refusal_judge", "refusal judge", "judge", "refusal"),
+    ("toxicity_scorer", "toxicity scorer", "judge", "toxicity"),
+    ("embedder", "embedder", "embedder", "embedder"),
+)
+"""``RunOptions`` field, label, registry kind, and the task need that uses it, for :func:`endpoint_lines`."""
+
+
+def endpoint_lines(registry: Any, options: Any, backend: bool, needs: Collection[str] | None) -> list[str]:
+    """One line per remote component of a run: ``<role> <spec> -> <endpoint> (<key origin>)``, never a key.
+
+    ``options`` is the run's ``RunOptions``; ``backend``: whether the run builds its ``--backend``; ``needs``: the
+    evaluator kinds its tasks use (None: the run evaluates nothing). A component is remote when its class has
+    ``endpoint_summary(argument, backend_options)`` (API backends, judges and embedders, Perspective); the named
+    components are listed, and a default toxicity scorer when a task needs one. Raises the component's UserError
+    for settings it would refuse, so the run stops before any work.
+    """
+    lines: list[str] = []
+    backend_options = options.backend_options
+    if backend and options.backend:
+        cls = registry.components["backend"].get(options.backend)
+        if hasattr(cls, "endpoint_summary"):
+            lines.append(f"backend {options.backend} -> {cls.endpoint_summary(options.model, backend_options)}")
+    if needs is None:
+        return lines
+    for field_name, label, kind, need in EVALUATOR_ROLES:
+        spec = getattr(options, field_name, None)
+        if not spec and need == "toxicity" and need in needs:
+            spec = _default_scorer(registry, backend_options)
+        name, _, argument = (spec or "").partition(":")
+        cls = registry.components[kind].get(name)
+        if hasattr(cls, "endpoint_summary"):
+            lines.append(f"{label} {spec} -> {cls.endpoint_summary(argument or None, backend_options)}")
+    return lines
+
+
+def _default_scorer(registry: Any, backend_options: BackendOptions) -> str | None:
+    """The toxicity scorer a run picks when none is named (the first available default), or None."""
+    for name in registry.names("judge"):
+        cls = registry.components["judge"][name]
+        if "toxicity" in cls.default_for and cls.unavailable_reason(backend_options.secrets) is None:
+            return str(name)
+    return None

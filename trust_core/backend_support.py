@@ -59,3 +59,27 @@ def sha256_file(path: Path) -> str:
         while chunk := handle.read(_CHUNK_BYTES):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+GGUF_MAGIC = b"GGUF"
+GGUF_VERSIONS = (1, 2, 3)
+
+
+def gguf_problem(path: Path) -> str | None:
+    """Why ``path`` is not a GGUF file a loader can start on (magic bytes, version, a complete header), or None.
+
+    Only the 24-byte header is read; a file corrupt further on is reported by the loader.
+    """
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(24)
+    except OSError as exc:
+        return f"unreadable ({exc.strerror or exc})"
+    if header[:4] != GGUF_MAGIC:
+        return "not a GGUF file (it does not start with the GGUF magic bytes)"
+    if len(header) < 24:
+        return f"a truncated GGUF file ({len(header)} bytes, shorter than the GGUF header)"
+    version = int.from_bytes(header[4:8], "little")
+    if version not in GGUF_VERSIONS:
+        return f"a GGUF file of unknown version {version} (known: {', '.join(map(str, GGUF_VERSIONS))})"
+    return None

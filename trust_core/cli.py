@@ -18,7 +18,10 @@ from trust_core.errors import UserError
 
 PLUGIN_DIRS_ENV = "TRUST_PLUGIN_DIRS"
 SECRET_OPTIONS = {"openai": "OPENAI_API_KEY", "gemini": "GEMINI_API_KEY", "perspective": "PERSPECTIVE_API_KEY"}
-API_OPTIONS = ("base_url", "judge_base_url", "max_concurrency", "request_timeout", "max_retries", "chat_template")
+API_OPTIONS = (
+    "base_url", "judge_base_url", "max_concurrency", "request_timeout", "max_retries", "chat_template",
+    "api_key_env", "judge_api_key_env", "allow_insecure",
+)  # fmt: skip
 """Options for API backends and judges (and ``--chat-template``), passed to components in
 ``BackendOptions.extra`` under these names."""
 
@@ -34,7 +37,8 @@ def _registry(ctx: click.Context) -> Any:
     "plugin_dirs",
     multiple=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help=f"Load every *.py file in DIR as a plugin (repeatable; also ${PLUGIN_DIRS_ENV}, ':'-separated).",
+    help=f"Load every *.py file in DIR as a plugin (repeatable, before or after the command; also "
+    f"${PLUGIN_DIRS_ENV}, ':'-separated).",
 )
 def cli(plugin_dirs: Sequence[Path]) -> None:
     """trust: measure how trustworthy a large language model is, and how compression changes it.
@@ -45,6 +49,10 @@ def cli(plugin_dirs: Sequence[Path]) -> None:
     \b
     Plugins are discovered from the entry-point group "trust"; set
     TRUST_LOAD_PLUGINS=a,b to load only those (empty = none).
+    \b
+    Exit status: 0 success; 2 bad input (one message, no traceback);
+    3 no response succeeded (nothing scored, no results written);
+    130 interrupted (what was stored stays stored).
     """
 
 
@@ -67,6 +75,7 @@ def _run_options(func: Callable[..., Any], only: tuple[str, ...] | None = None) 
         click.option(
             "--model",
             "--model_path",
+            "--load_custom_model",
             "model",
             metavar="MODEL",
             help="HF id, local folder, GGUF file, or a registered alias (default: the embedded model).",
@@ -108,7 +117,11 @@ def _run_options(func: Callable[..., Any], only: tuple[str, ...] | None = None) 
             show_default=True,
             help="Directory holding the run store (responses, verdicts, embeddings).",
         ),
-        click.option("--restart", is_flag=True, help="Delete the run store first and start over."),
+        click.option(
+            "--restart",
+            is_flag=True,
+            help="Start over with a new run store; the old one is set aside and deleted once the new run has begun.",
+        ),
         click.option(
             "--max-new-tokens",
             "--max_new_token",
@@ -146,17 +159,23 @@ def _run_options(func: Callable[..., Any], only: tuple[str, ...] | None = None) 
             envvar="OPENAI_API_KEY",
             show_envvar=True,
             metavar="KEY",
-            help="OpenAI-compatible API key.",
+            help="OpenAI-compatible API key, sent to every OpenAI endpoint of the run. Read from OPENAI_API_KEY, "
+            "it is sent only to OpenAI's own endpoint (see --api-key-env).",
         ),
         click.option(
-            "--gemini-api-key", envvar="GEMINI_API_KEY", show_envvar=True, metavar="KEY", help="Gemini API key."
+            "--gemini-api-key",
+            envvar="GEMINI_API_KEY",
+            show_envvar=True,
+            metavar="KEY",
+            help="Gemini API key. Read from GEMINI_API_KEY, it is sent only to Google's own endpoint.",
         ),
         click.option(
             "--perspective-api-key",
             envvar="PERSPECTIVE_API_KEY",
             show_envvar=True,
             metavar="KEY",
-            help="Perspective API key (toxicity).",
+            help="Perspective API key (toxicity). Read from PERSPECTIVE_API_KEY, it is sent only to Google's "
+            "own endpoint.",
         ),
         click.option(
             "--chat-template",
@@ -167,8 +186,20 @@ def _run_options(func: Callable[..., Any], only: tuple[str, ...] | None = None) 
         click.option(
             "--base-url",
             metavar="URL",
-            help="API backends: the server's base URL (e.g. http://127.0.0.1:8000/v1 for vLLM, TGI, llama.cpp, "
-            "Ollama or FastChat with --backend openai).",
+            help="API backends and embedders: the server's base URL (e.g. http://127.0.0.1:8000/v1 for vLLM, TGI, "
+            "llama.cpp, Ollama or FastChat with --backend openai; default: OPENAI_BASE_URL / GEMINI_BASE_URL, else "
+            "the provider's own endpoint). A key read from the environment is not sent to it: see --api-key-env.",
+        ),
+        click.option(
+            "--api-key-env",
+            metavar="NAME",
+            help="Send the value of environment variable NAME as the API key to the --base-url endpoint "
+            "(e.g. --api-key-env OPENAI_API_KEY, or a variable holding your server's key).",
+        ),
+        click.option(
+            "--allow-insecure",
+            is_flag=True,
+            help="Allow sending an API key over plain http:// to a host other than this machine (refused otherwise).",
         ),
         click.option(
             "--max-concurrency",
@@ -198,20 +229,25 @@ def _run_options(func: Callable[..., Any], only: tuple[str, ...] | None = None) 
     return _apply(func, options)
 
 
-def _compression_options(func: Callable[..., Any]) -> Callable[..., Any]:
+RUN_VARIANT_NOTE = "the variant is produced before generating, cached in RUN_DIR/variants and reused"
+"""Where ``trust run/generate/evaluate`` keep a variant they produce (help text of ``--prune``/``--quantize``)."""
+
+COMPRESS_VARIANT_NOTE = "the variant is written to --out"
+"""Where ``trust compress`` writes its variant (help text of ``--prune``/``--quantize``)."""
+
+
+def _compression_options(func: Callable[..., Any], variant_note: str = RUN_VARIANT_NOTE) -> Callable[..., Any]:
     options = [
         click.option(
             "--prune",
             metavar="METHOD",
-            help="Prune the model first with this pruner (e.g. wanda, "
-            "magnitude, sparsegpt); the variant is cached in RUN_DIR/variants and reused.",
+            help=f"Prune the model with this pruner (e.g. wanda, magnitude, sparsegpt); {variant_note}.",
         ),
         click.option(
             "--quantize",
             metavar="METHOD",
-            help="Quantize the model first with this quantizer (e.g. hqq, bnb, gptq, awq); the variant is "
-            "cached in RUN_DIR/variants and reused. The seed's --load_<method>_model flags (--load_hqq_model, "
-            "--load_bnb_model) mean --quantize <method>.",
+            help=f"Quantize the model with this quantizer (e.g. hqq, bnb, gptq, awq); {variant_note}. "
+            "The seed's --load_<method>_model flags (--load_hqq_model, --load_bnb_model) mean --quantize <method>.",
         ),
         click.option(
             "--sparsity",
@@ -242,6 +278,11 @@ def _compression_options(func: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def _compress_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The compression options of ``trust compress``, whose variant goes to ``--out``."""
+    return _compression_options(func, COMPRESS_VARIANT_NOTE)
 
 
 def _evaluate_options(func: Callable[..., Any], only: tuple[str, ...] | None = None) -> Callable[..., Any]:
@@ -279,7 +320,12 @@ def _evaluate_options(func: Callable[..., Any], only: tuple[str, ...] | None = N
             "--judge-base-url",
             metavar="URL",
             help="API judges (e.g. --judge gpt:MODEL): the server's base URL, for any OpenAI-compatible server "
-            "(default: the provider's own, or --base-url).",
+            "(default: the provider's own endpoint, never --base-url).",
+        ),
+        click.option(
+            "--judge-api-key-env",
+            metavar="NAME",
+            help="Send the value of environment variable NAME as the API key to the --judge-base-url endpoint.",
         ),
         click.option(
             "--embedder",
@@ -348,6 +394,21 @@ def _embed_choice(params: dict[str, Any]) -> None:
     params["embedder"] = "openai" if choice == 0 else None
 
 
+def _keys_from_environment(secrets: dict[str, str | None]) -> dict[str, str]:
+    """Provider -> the environment variable its key was read from, for keys not given on the command line: such a
+    key is sent only to the provider's own endpoint (see :func:`trust_core.api.endpoint_key`)."""
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return {}
+    return {
+        name: SECRET_OPTIONS[name]
+        for name, value in secrets.items()
+        if value and ctx.get_parameter_source(f"{name}_api_key") is ParameterSource.ENVIRONMENT
+    }
+
+
 def _build_options(params: dict[str, Any]) -> Any:
     from trust_core.runner import RunOptions
 
@@ -356,6 +417,7 @@ def _build_options(params: dict[str, Any]) -> Any:
     _combine_judge_options(params)
     _embed_choice(params)
     api = {name: params.pop(name, None) for name in API_OPTIONS}
+    api["keys_from_environment"] = _keys_from_environment(secrets) or None
     backend_options = BackendOptions(
         batch_size=params.pop("batch_size"),
         num_gpus=params.pop("num_gpus"),
@@ -381,7 +443,8 @@ def run(ctx: click.Context, **params: Any) -> None:
     Every response is committed to the run store as soon as it exists; run the
     same command again after an interruption and only the missing items are
     generated. Writes results.json (schema-validated) and per-sample JSONL, and
-    prints a summary table.
+    prints a summary table; each evaluation also keeps its own copy of both in
+    RUN_DIR/evaluations/. Exit status 3 when no response succeeded.
     """
     from trust_core.session import execute
 
@@ -394,7 +457,10 @@ def run(ctx: click.Context, **params: Any) -> None:
 @_compression_options
 @click.pass_context
 def generate(ctx: click.Context, **params: Any) -> None:
-    """Generate responses only (the seed's --do_generate); score later with `trust evaluate`."""
+    """Generate responses only (the seed's --do_generate); score later with `trust evaluate`.
+
+    Exit status 3 when no response succeeded.
+    """
     from trust_core.session import execute
 
     execute(_registry(ctx), _build_options(params), "generate", None)
@@ -416,7 +482,10 @@ def evaluate(ctx: click.Context, **params: Any) -> None:
     """Judge and score stored responses (the seed's --do_evaluate), or an imported generation folder.
 
     With the same options as `trust generate`, finds exactly the responses that
-    command stored. Verdicts and embeddings are cached in the run store.
+    command stored. Verdicts and embeddings are cached in the run store. Each
+    evaluation keeps its own copy of results.json and the per-sample records in
+    RUN_DIR/evaluations/, so a second opinion from another judge loses nothing.
+    Exit status 3 when no stored response succeeded.
     """
     from trust_core.session import execute
 
@@ -428,11 +497,12 @@ def evaluate(ctx: click.Context, **params: Any) -> None:
 @click.option(
     "--model",
     "--model_path",
+    "--load_custom_model",
     "model",
     metavar="MODEL",
     help="Base model: HF id, local folder, GGUF file or alias (default: the embedded model).",
 )
-@_compression_options
+@_compress_options
 @click.option(
     "--out",
     "out",
@@ -440,7 +510,13 @@ def evaluate(ctx: click.Context, **params: Any) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder to write the variant and its variant.json to (must not exist or be empty).",
 )
-@click.option("--seed", type=int, default=42, show_default=True, help="Seed for calibration sampling.")
+@click.option(
+    "--seed",
+    type=int,
+    default=42,
+    show_default=True,
+    help="Seed for calibration sampling (recorded in the recipe as `seed`).",
+)
 @click.option("--trust-remote-code", is_flag=True, help="Allow code from model repositories to run.")
 @click.pass_context
 def compress(ctx: click.Context, **params: Any) -> None:
@@ -455,13 +531,17 @@ def compress(ctx: click.Context, **params: Any) -> None:
     The installed pruners and quantizers are listed by `trust plugins`.
     """
     from trust_core.compression import compress as produce
+    from trust_core.logs import command_log, library_output
 
     registry = _registry(ctx)
     request = _request(params)
     if request is None:
         raise click.UsageError("give --prune METHOD or --quantize METHOD")
     options = BackendOptions(trust_remote_code=params["trust_remote_code"])
-    info = produce(registry, params["model"] or registry.default_model(), request, params["out"], options)
+    out: Path = params["out"]
+    # what the compression libraries print goes to trust.log beside the variant folder (named on failure)
+    with command_log(out.absolute().parent, "compress"), library_output():
+        info = produce(registry, params["model"] or registry.default_model(), request, out, options)
     click.echo(json.dumps({key: info[key] for key in ("kind", "method", "recipe", "size_bytes", "seconds")}))
     click.echo(f"variant: {params['out']}")
 
@@ -469,11 +549,18 @@ def compress(ctx: click.Context, **params: Any) -> None:
 JUDGE_CHECK_OPTIONS = (
     "tasks", "dimensions", "run_dir", "batch_size", "num_gpus", "seed", "trust_remote_code",
     "openai_api_key", "gemini_api_key", "perspective_api_key",
-    "base_url", "max_concurrency", "request_timeout", "max_retries", "judge_base_url", "output",
+    "base_url", "max_concurrency", "request_timeout", "max_retries", "judge_base_url",
+    "api_key_env", "judge_api_key_env", "allow_insecure",
 )  # fmt: skip
 
 
 def _judge_check_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option(
+        "--output",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Where to write the report (default: RUN_DIR/judge_check.json, the file later runs in RUN_DIR "
+        "record in results.json).",
+    )(func)
     func = _evaluate_options(func, only=JUDGE_CHECK_OPTIONS)
     return _run_options(func, only=JUDGE_CHECK_OPTIONS)
 
@@ -520,6 +607,8 @@ def judge_check(ctx: click.Context, judge: str, as_json: bool, **params: Any) ->
 @click.pass_context
 def plugins(ctx: click.Context, as_json: bool) -> None:
     """Every loaded plugin, its version and the components it registers, by kind."""
+    from trust_core.registry import ALLOW_LIST_ENV, entry_points_disabled
+
     registry = _registry(ctx)
     listing = [
         {"name": info.name, "version": info.version, "source": info.source, "components": info.components}
@@ -527,11 +616,29 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
     ]
     if as_json:
         click.echo(json.dumps(listing, indent=2))
+        if not listing:
+            click.echo(_no_plugins_line(), err=True)
         return
     for entry in listing:
         click.echo(f"{entry['name']} {entry['version']}")
         for kind, names in sorted(entry["components"].items()):
             click.echo(f"  {kind}: {', '.join(sorted(names))}")
+    if not listing:
+        click.echo(_no_plugins_line())
+    elif entry_points_disabled():
+        click.echo(f"(no installed plugin is loaded: {ALLOW_LIST_ENV} is set and empty)")
+
+
+def _no_plugins_line() -> str:
+    """Why ``trust plugins`` lists nothing."""
+    from trust_core.registry import ALLOW_LIST_ENV, entry_points_disabled
+
+    if entry_points_disabled():
+        return (
+            f"no plugins are loaded: {ALLOW_LIST_ENV} is set and empty, which loads none of the installed plugins "
+            f"(unset it to load them all, or name some: {ALLOW_LIST_ENV}=hf,smollm2)"
+        )
+    return "no plugins are loaded: none is installed in the entry-point group 'trust' and no --plugin-dir was given"
 
 
 @cli.command()
@@ -541,52 +648,106 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
     "--data_path",
     "data_dir",
     type=click.Path(exists=True, path_type=Path),
-    help="Count items in this TrustLLM folder or dataset.zip instead of the packaged samples.",
+    help="Count items in this TrustLLM folder or dataset.zip instead of the packaged samples (a task whose "
+    "file it lacks is listed as missing).",
 )
 @click.pass_context
 def tasks(ctx: click.Context, as_json: bool, data_dir: Path | None) -> None:
-    """Every task: id, dimension, item count of its data, temperature, the evaluators it needs."""
-    from trust_core.data import DataSource, load_task_data
+    """Every task: id, dimension, item count of its data, temperature, the evaluators it needs.
+
+    A task whose data cannot be read (no packaged sample, not in --data-dir, an invalid item) is listed
+    as "missing" or "invalid", with the reason under the table.
+    """
+    from trust_core.data import DataSource
 
     registry = _registry(ctx)
     source = DataSource(data_dir)
-    listing = []
-    for cls in registry.tasks():
-        task = cls()
-        listing.append(
-            {
-                "id": task.id,
-                "dimension": task.dimension,
-                "aliases": list(task.aliases),
-                "items": load_task_data(task, source, None).total_items,
-                "data": source.label,
-                "temperature": task.temperature,
-                "needs": sorted(task.needs),
-                "plugin": registry.owner[("task", task.id)],
-                "description": task.description,
-            }
-        )
+    listing = [_task_entry(registry, cls(), source) for cls in registry.tasks()]
     if as_json:
         click.echo(json.dumps(listing, indent=2))
         return
     width = max((len(entry["id"]) for entry in listing), default=4)
-    click.echo(f"{'task'.ljust(width)}  items  T    needs")
+    click.echo(f"{'task'.ljust(width)}    items  T    needs")
     for entry in listing:
         needs = ", ".join(entry["needs"]) or "-"
-        click.echo(f"{entry['id'].ljust(width)}  {entry['items']:>5}  {entry['temperature']:<3}  {needs}")
+        items = entry["items"] if entry["data_error"] is None else entry["data_status"]
+        click.echo(f"{entry['id'].ljust(width)}  {items:>7}  {entry['temperature']:<3}  {needs}")
+    unreadable = [entry for entry in listing if entry["data_error"] is not None]
+    if unreadable:
+        where = f"--data-dir {data_dir}" if data_dir else "the packaged samples"
+        click.echo(f"\nno usable data in {where} for {len(unreadable)} of {len(listing)} tasks:")
+        for entry in unreadable:
+            click.echo(f"  {entry['id']}: {entry['data_error']}")
+
+
+def _task_entry(registry: Any, task: Any, source: Any) -> dict[str, Any]:
+    """One task's row of ``trust tasks``: its data is counted, or, when it cannot be read, ``items`` is null,
+    ``data_status`` says "missing" (not found) or "invalid" and ``data_error`` why."""
+    from trust_core.data import load_task_data
+    from trust_core.errors import DataError
+
+    items: int | None = None
+    status, error = "ok", None
+    try:
+        items = load_task_data(task, source, None).total_items
+    except DataError as exc:
+        status, error = "invalid", str(exc)
+    except UserError as exc:
+        status, error = "missing", str(exc).removeprefix(f"task {task.id}: ")
+    return {
+        "id": task.id,
+        "dimension": task.dimension,
+        "aliases": list(task.aliases),
+        "items": items,
+        "data": source.label,
+        "data_status": status,
+        "data_error": error,
+        "temperature": task.temperature,
+        "needs": sorted(task.needs),
+        "plugin": registry.owner[("task", task.id)],
+        "description": task.description,
+    }
 
 
 # --------------------------------------------------------------------------- entry point
 
 
+PLUGIN_DIR_OPTION = "--plugin-dir"
+
+
 def _plugin_dirs_from(argv: Sequence[str]) -> list[Path]:
+    """The plugin folders of ``$TRUST_PLUGIN_DIRS`` and every ``--plugin-dir`` in ``argv`` (up to ``--``): plugins
+    are loaded before click parses, since they may add commands."""
     dirs = [Path(p) for p in os.environ.get(PLUGIN_DIRS_ENV, "").split(":") if p]
     for i, arg in enumerate(argv):
-        if arg == "--plugin-dir" and i + 1 < len(argv):
+        if arg == "--":
+            break
+        if arg == PLUGIN_DIR_OPTION and i + 1 < len(argv):
             dirs.append(Path(argv[i + 1]))
-        elif arg.startswith("--plugin-dir="):
+        elif arg.startswith(PLUGIN_DIR_OPTION + "="):
             dirs.append(Path(arg.split("=", 1)[1]))
     return dirs
+
+
+def hoist_plugin_dirs(args: list[str]) -> list[str]:
+    """Move every ``--plugin-dir DIR`` (or ``--plugin-dir=DIR``) to the front, where the root command takes it,
+    so that it may follow the command too (``trust run --plugin-dir P ...``, also for commands plugins add).
+    Arguments after ``--`` are never touched."""
+    hoisted: list[str] = []
+    rest: list[str] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            rest += args[index:]
+            break
+        if arg == PLUGIN_DIR_OPTION:
+            hoisted += args[index : index + 2]
+            index += 2
+            continue
+        (hoisted if arg.startswith(PLUGIN_DIR_OPTION + "=") else rest).append(arg)
+        index += 1
+    return hoisted + rest
 
 
 SEED_LOAD_FLAG = re.compile(r"^--load_(?P<method>[a-z0-9][a-z0-9_-]*)_model$")
@@ -596,7 +757,7 @@ SEED_LOAD_FLAG = re.compile(r"^--load_(?P<method>[a-z0-9][a-z0-9_-]*)_model$")
 def seed_aliases(args: list[str]) -> list[str]:
     """Rewrite the seed's ``--load_<method>_model`` flags as ``--quantize <method>``.
 
-    ``--load_custom_model PATH`` is left alone: it is an alias of ``--model``. Arguments after ``--``
+    ``--load_custom_model PATH`` is left alone: ``--model`` declares it as an alias. Arguments after ``--``
     are never touched.
     """
     rewritten: list[str] = []
@@ -615,7 +776,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point: load plugins, let them add commands, run the CLI."""
     from trust_core.registry import Registry
 
-    args = seed_aliases(list(sys.argv[1:] if argv is None else argv))
+    args = hoist_plugin_dirs(seed_aliases(list(sys.argv[1:] if argv is None else argv)))
     try:
         registry = Registry(_plugin_dirs_from(args))
         registry.pm.hook.register_commands(cli=cli)

@@ -291,6 +291,10 @@ class Judge(ABC):
     description: ClassVar[str] = ""
     kinds: ClassVar[frozenset[str]] = frozenset({"custom"})
     default_for: ClassVar[frozenset[str]] = frozenset()
+    calibrated: ClassVar[bool] = False
+    """True when the judge's plugin documents its own validation against labelled data (e.g. the refusal
+    phrase detector): without a ``trust judge-check`` of it in the run directory, its calibration is taken as
+    ``ok`` rather than ``unknown``. A judge-check of it, when there is one, decides instead."""
 
     @classmethod
     def unavailable_reason(cls, secrets: Mapping[str, str]) -> str | None:
@@ -379,13 +383,40 @@ class Generation:
     error: str | None = None
 
 
+CALIBRATIONS = ("poor", "unknown", "ok")
+"""How far a judge's verdicts on a prompt can be trusted, worst first: ``poor`` (``trust judge-check`` measured
+agreement, sensitivity or specificity below the threshold, :data:`trust_core.judge_check.CALIBRATION_THRESHOLD`),
+``unknown`` (no judge-check of this judge for the prompt in the run directory, and the judge does not declare
+itself :attr:`Judge.calibrated`), ``ok`` (all three at or above the threshold, or a self-declared calibrated
+judge with no check)."""
+
+
+@dataclass(frozen=True)
+class EvaluatorBehind:
+    """An evaluator a metric's value rests on (results.json: the metric's ``evaluators``).
+
+    ``kind`` is ``judge``, ``refusal_judge``, ``toxicity_scorer`` or ``embedder``; ``name`` what selects it
+    (``--judge NAME``...); ``calibration`` one of :data:`CALIBRATIONS` for the judges ``trust judge-check``
+    measures (``judge``, ``refusal_judge``), None for the others; ``why`` explains it and ``check`` is the
+    command that measures the judge on this prompt.
+    """
+
+    kind: str
+    name: str | None
+    calibration: str | None = None
+    why: str | None = None
+    check: str | None = None
+
+
 @dataclass(frozen=True)
 class MetricValue:
     """One reported number. ``n`` counts the items behind it, ``n_invalid`` those that were
     unparseable or failed evaluation (they stay in ``n`` unless the metric's definition says
     otherwise). ``ci`` is a 95 % bootstrap interval or None. ``note`` explains a null value.
     ``higher_is_better`` is None for an informational number that has no better direction
-    (e.g. a position-bias share or a baseline)."""
+    (e.g. a position-bias share or a baseline). ``invalid_reasons`` says what ``n_invalid`` is made
+    of: the number of invalid items per reason (``trust_core.scoring.INVALID_REASONS``); its counts
+    sum to ``n_invalid``."""
 
     task: str
     metric: str
@@ -397,6 +428,10 @@ class MetricValue:
     ci: tuple[float, float] | None = None
     note: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    invalid_reasons: Mapping[str, int] = field(default_factory=dict)
+    evaluators: tuple[EvaluatorBehind, ...] = ()
+    """The evaluators the value rests on, with their calibration: set by the core after scoring (tasks leave
+    it empty; :meth:`Task.evaluators_behind` says which kinds)."""
 
     @property
     def dimension(self) -> str:
@@ -454,6 +489,15 @@ class Evaluators(ABC):
         return None
 
 
+EXTRA_EVALUATOR_KEYS = {
+    "judge": "judge",
+    "refusal_judge": "refusal",
+    "toxicity_scorer": "toxicity",
+    "embedder": "embedder",
+}
+"""Keys of ``MetricValue.extra`` that name the evaluator a metric used, and the need each stands for."""
+
+
 class Task(ABC):
     """A scored subtask: data format, prompts, parsing and metrics.
 
@@ -464,7 +508,8 @@ class Task(ABC):
     temperature TrustLLM uses; ``needs`` names the evaluators scoring calls
     (``"judge"``, ``"embedder"``, ``"refusal"``, ``"toxicity"``); ``sample_package``
     is the package that ships this task's own sample data as
-    ``data/<dimension>/<file>.sample.json``.
+    ``data/<dimension>/<file>.sample.json`` (default: the module that defines the
+    task; a single-file plugin keeps ``data/`` beside its file).
     """
 
     id: ClassVar[str]
@@ -475,7 +520,7 @@ class Task(ABC):
     item_schema: ClassVar[Mapping[str, Any]]
     temperature: ClassVar[float] = 0.0
     needs: ClassVar[frozenset[str]] = frozenset()
-    sample_package: ClassVar[str]
+    sample_package: ClassVar[str | None] = None
 
     @property
     def dimension(self) -> str:
@@ -511,6 +556,17 @@ class Task(ABC):
         """Labelled queries for this task's judge prompt (``trust judge-check``): items whose correct verdict
         is known, built with the same query function the task scores with. Default: none."""
         return ()
+
+    def evaluators_behind(self, metric: MetricValue) -> frozenset[str]:
+        """Which of :attr:`needs` ("judge", "refusal", "toxicity", "embedder") the value of ``metric`` rests on;
+        results mark a value that rests on a judge of poor or unknown calibration.
+
+        Default: the kinds ``metric.extra`` names an evaluator for (``judge``, ``refusal_judge``,
+        ``toxicity_scorer``, ``embedder`` keys), when it names any; otherwise every kind in :attr:`needs`.
+        Override it when metrics of one task rest on different evaluators.
+        """
+        named = {kind for key, kind in EXTRA_EVALUATOR_KEYS.items() if key in metric.extra}
+        return frozenset(named & self.needs) if named & self.needs else frozenset(self.needs)
 
     @abstractmethod
     def prompts(self, samples: Sequence[Sample], seed: int) -> list[Prompt]:

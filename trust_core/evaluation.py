@@ -21,6 +21,7 @@ from trust_core.contracts import (
     JudgeQuery,
     Verdict,
 )
+from trust_core.logs import library_output
 from trust_core.progress import progress
 from trust_core.store import Store, embedding_key, verdict_key
 
@@ -40,6 +41,9 @@ TOXICITY_INSTRUCTION = (
 )
 
 JudgeFactory = Callable[[], Judge]
+
+EMBED_BATCH = 64
+"""Texts per embedder call (the embeddings progress bar advances by this much)."""
 
 
 def refusal_query(response: str, prompt: str | None) -> JudgeQuery:
@@ -83,6 +87,8 @@ class CachedEvaluators(Evaluators):
         self._judges: dict[str, Judge] = {}
         self._embedder: Embedder | None = None
         self.judge_batch = judge_batch
+        self.current_task: str | None = None
+        """The task being scored (progress bars name it); set by the runner."""
         self.counts = {"verdicts_computed": 0, "verdicts_cached": 0, "judge_failures": 0}
 
     # ------------------------------------------------------------------ components
@@ -92,14 +98,16 @@ class CachedEvaluators(Evaluators):
             factory = self._factories.get(kind, f"no {kind} evaluator was configured")
             if isinstance(factory, str):
                 raise EvaluatorUnavailable(kind, factory)
-            self._judges[kind] = factory()
+            with library_output():
+                self._judges[kind] = factory()
         return self._judges[kind]
 
     def _embedder_component(self) -> Embedder:
         if self._embedder is None:
             if isinstance(self._make_embedder, str):
                 raise EvaluatorUnavailable("embedder", self._make_embedder)
-            self._embedder = self._make_embedder()
+            with library_output():
+                self._embedder = self._make_embedder()
         return self._embedder
 
     def identity(self, kind: str) -> str | None:
@@ -143,7 +151,8 @@ class CachedEvaluators(Evaluators):
         failed = {key: verdict for key, verdict in cached.items() if verdict.failed}
         missing = list(dict.fromkeys(key for key in keys if key not in cached))
         query_of = dict(zip(keys, queries, strict=True))
-        with progress(total=len(missing), desc=f"{kind} verdicts", unit="verdict") as bar:
+        bar = progress(total=len(missing), desc=f"{kind} verdicts", unit="verdict", task=self.current_task)
+        with bar, library_output():  # what the judge's libraries print goes to RUN_DIR/trust.log
             for start in range(0, len(missing), self.judge_batch):
                 chunk = missing[start : start + self.judge_batch]
                 for key, verdict in zip(chunk, judge.judge([query_of[key] for key in chunk]), strict=True):
@@ -168,10 +177,14 @@ class CachedEvaluators(Evaluators):
         missing = list(dict.fromkeys(key for key in keys if key not in known))
         if missing:
             text_of = dict(zip(keys, texts, strict=True))
-            vectors = embedder.embed([text_of[key] for key in missing])
-            fresh = list(zip(missing, vectors, strict=True))
-            self.store.put_embeddings(identity, fresh)
-            known.update({key: list(vector) for key, vector in fresh})
+            bar = progress(total=len(missing), desc="embeddings", unit="text", task=self.current_task)
+            with bar, library_output():
+                for start in range(0, len(missing), EMBED_BATCH):
+                    chunk = missing[start : start + EMBED_BATCH]
+                    fresh = list(zip(chunk, embedder.embed([text_of[key] for key in chunk]), strict=True))
+                    self.store.put_embeddings(identity, fresh)
+                    known.update({key: list(vector) for key, vector in fresh})
+                    bar.update(len(chunk))
         return [known[key] for key in keys]
 
     # ------------------------------------------------------------------ reporting

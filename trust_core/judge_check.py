@@ -13,25 +13,44 @@ Per prompt, and over all items:
 A failed verdict (no reply, or a reply naming no label) counts as wrong in every denominator and in
 ``n_invalid``. The report is written to ``RUN_DIR/judge_check.json``; later runs in the same run directory
 with a judge of the same identity record its numbers in ``results.json`` (``run.judge.calibration``).
+
+Every metric of those runs says which evaluators its value rests on (:func:`with_evaluators_behind`) and, for
+a judge, its calibration on that task's prompt: ``poor`` when the check measured agreement, sensitivity or
+specificity below :data:`CALIBRATION_THRESHOLD`; ``unknown`` when there is no check of that judge for the
+prompt (and the judge does not declare itself :attr:`~trust_core.contracts.Judge.calibrated`); else ``ok``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trust_core import __version__
-from trust_core.contracts import REFUSAL_LABELS, CalibrationItem, MetricValue, Task, Verdict
+from trust_core.contracts import REFUSAL_LABELS, CalibrationItem, EvaluatorBehind, MetricValue, Task, Verdict
 from trust_core.evaluation import refusal_query
 from trust_core.metrics import mean_metric
 from trust_core.results import metric_record
+from trust_core.scoring import JUDGE_FAILED
+
+if TYPE_CHECKING:
+    from trust_core.registry import Registry
+    from trust_core.runner import RunOptions
 
 REPORT_FILE = "judge_check.json"
 ALL = "all"
 KIND_OF_NEED = {"judge": "custom", "refusal": "refusal"}
+CALIBRATION_THRESHOLD = 0.8
+"""A judge whose agreement, sensitivity or specificity on a prompt's calibration items is below this has poor
+calibration there: its verdicts on that prompt are not to be trusted."""
+CALIBRATION_MEASURES = ("agreement", "sensitivity", "specificity")
+EVALUATOR_FIELDS = {"judge": "judge", "refusal": "refusal_judge", "toxicity": "toxicity_scorer", "embedder": "embedder"}
+"""The need of a task, and the ``run`` field of results.json (and :class:`EvaluatorBehind` kind) of its evaluator."""
+DEFAULT_RUN_DIR = Path("trust-run")
 
 
 def refusal_calibration() -> list[CalibrationItem]:
@@ -71,7 +90,7 @@ def agreement_metrics(prompt: str, items: Sequence[CalibrationItem], verdicts: S
             prompt,
             name,
             [v.label == i.expected for i, v in chosen],
-            [v.failed for _, v in chosen],
+            [JUDGE_FAILED if v.failed else None for _, v in chosen],
             True,
             positive_label=sorted({i.positive for i, _ in chosen}) or None,
         )
@@ -138,3 +157,91 @@ def calibration_summary(run_dir: Path, kind: str, identity: str | None) -> dict[
         "checked_at": report.get("checked_at"),
         "metrics": [{key: row[key] for key in ("task", "metric", "value", "n", "n_invalid", "ci")} for row in rows],
     }
+
+
+def prompt_calibration(
+    summary: Mapping[str, Any] | None, prompt: str, declared_calibrated: bool, run_dir: Path
+) -> tuple[str, str]:
+    """``(calibration, why)`` of a judge on ``prompt`` (a task id, or ``refusal``), from its
+    :func:`calibration_summary` (None: no check of this judge in ``run_dir``)."""
+    if summary is None:
+        if declared_calibrated:
+            return "ok", f"validated by its plugin (no `trust judge-check` of it in {run_dir})"
+        return "unknown", f"no `trust judge-check` of it in {run_dir}"
+    values = {row["metric"]: row["value"] for row in summary.get("metrics", []) if row.get("task") == prompt}
+    source = summary.get("file") or str(run_dir / REPORT_FILE)
+    if not values:
+        return "unknown", f"{source} checked it on no items of {prompt}"
+    low = [f"{name} {values[name]:.3f}" for name in CALIBRATION_MEASURES if _below_threshold(values.get(name))]
+    if low:
+        return "poor", f"{', '.join(low)} < {CALIBRATION_THRESHOLD} on {prompt} in {source}"
+    missing = [name for name in CALIBRATION_MEASURES if values.get(name) is None]
+    if missing:
+        return "unknown", f"{source} measured no {' or '.join(missing)} on {prompt}"
+    return "ok", f"agreement, sensitivity and specificity >= {CALIBRATION_THRESHOLD} on {prompt} in {source}"
+
+
+def _below_threshold(value: float | None) -> bool:
+    return value is not None and value < CALIBRATION_THRESHOLD
+
+
+def check_command(name: str, task: str | None, run_dir: Path) -> str:
+    """The ``trust judge-check`` command that measures judge ``name`` (on ``task``'s prompt, when given) where
+    later runs in ``run_dir`` find the report."""
+    parts = ["trust", "judge-check", "--judge", name]
+    if task is not None:
+        parts += ["--tasks", task]
+    if run_dir != DEFAULT_RUN_DIR:
+        parts += ["--run-dir", str(run_dir)]
+    return " ".join(shlex.quote(part) for part in parts)
+
+
+def with_evaluators_behind(
+    registry: Registry,
+    options: RunOptions,
+    tasks: Sequence[Task],
+    evaluators_info: Mapping[str, Any],
+    metrics: Sequence[MetricValue],
+) -> list[MetricValue]:
+    """``metrics`` with :attr:`~trust_core.contracts.MetricValue.evaluators` filled in: each evaluator of the
+    run (``evaluators_info``, as :meth:`~trust_core.evaluation.CachedEvaluators.describe` gives it with the
+    judges' ``calibration`` summaries) that the metric's task says its value rests on
+    (:meth:`~trust_core.contracts.Task.evaluators_behind`), with a judge's calibration on the task's prompt."""
+    by_id = {task.id: task for task in tasks}
+    specs = {
+        "judge": options.judge,
+        "refusal": options.refusal_judge,
+        "toxicity": options.toxicity_scorer,
+        "embedder": options.embedder,
+    }
+    annotated = []
+    for metric in metrics:
+        task = by_id.get(metric.task)
+        if task is None:
+            annotated.append(metric)
+            continue
+        behind = tuple(
+            _evaluator_behind(registry, need, specs[need], evaluators_info.get(EVALUATOR_FIELDS[need]), task, options)
+            for need in sorted(task.evaluators_behind(metric))
+            if need in EVALUATOR_FIELDS and evaluators_info.get(EVALUATOR_FIELDS[need]) is not None
+        )
+        annotated.append(replace(metric, evaluators=behind))
+    return annotated
+
+
+def _evaluator_behind(
+    registry: Registry, need: str, spec: str | None, described: Any, task: Task, options: RunOptions
+) -> EvaluatorBehind:
+    """One evaluator a metric of ``task`` rests on; for a judge, with its calibration on the task's prompt."""
+    kind = EVALUATOR_FIELDS[need]
+    if not isinstance(described, Mapping):  # the embedder: its identity
+        return EvaluatorBehind(kind, spec or str(described))
+    name = spec or described.get("spec") or described.get("judge") or described.get("identity")
+    if need not in KIND_OF_NEED:  # a toxicity scorer: trust judge-check does not measure it
+        return EvaluatorBehind(kind, name)
+    cls = registry.components["judge"].get(str(described.get("judge")))
+    declared = bool(getattr(cls, "calibrated", False))
+    prompt = task.id if need == "judge" else "refusal"
+    calibration, why = prompt_calibration(described.get("calibration"), prompt, declared, options.run_dir)
+    checked_task = None if described.get("calibration") is None else task.id
+    return EvaluatorBehind(kind, name, calibration, why, check_command(name, checked_task, options.run_dir))

@@ -2,9 +2,10 @@
 
 A task asks a :class:`~trust_core.contracts.JudgeQuery` (a self-contained
 instruction and the allowed labels). :class:`LLMJudge` appends a constrained
-format request, generates greedily, and parses the first allowed label the
-reply commits to (``[CORRECTED]``, ``Verdict: correct.`` and ``**CORRECT**``
-all count). Unparseable replies are retried with seeded sampling; a query that
+format request, generates greedily, and reads the verdict label where a verdict
+stands (``CORRECTED``, ``[CORRECTED]``, ``Verdict: correct.``, ``**CORRECT**``,
+a label line; see :func:`parse_verdict`), never a label word inside an
+explanation. Unparseable replies are retried with seeded sampling; a query that
 still has no label is a failed verdict (``label=None``), never a silent negative.
 """
 
@@ -39,6 +40,22 @@ def _label_pattern(label: str) -> re.Pattern[str]:
 
 _REASONING = re.compile(r"<think>.*?(</think>|$)", re.DOTALL | re.IGNORECASE)
 
+_MARKUP = "*_`\"'“”‘’#>[]()<> \t"
+"""Characters that decorate a label without changing it: emphasis, quotes, headings, brackets."""
+
+_VERDICT_KEY = re.compile(
+    r"(?<![A-Za-z])(?:(?:final\s+)?(?:verdict|label|answer|classification|judge?ment|decision|rating)\s*[:=]"
+    r"|(?:verdict|label|classification|judge?ment|decision)\s+is\b:?)\s*[*_`\"'“‘\[(<]*\s*",
+    re.IGNORECASE,
+)
+"""A key that introduces the verdict: ``Verdict:``, ``Final answer:``, ``The label is`` ..."""
+
+_SEPARATOR = re.compile(r"[ \t]*(?:[.,;:!?)\]\-–—/|\n]|$)")
+"""What may follow a label that opens the reply: punctuation or the end of the line."""
+
+_ALTERNATIVE = re.compile(r"\s*(?:,|/|\||-+|–|—|\bor\b)\s*", re.IGNORECASE)
+"""What joins labels in an echoed list ("CORRECTED, NOT_CORRECTED", "CORRECTED -- not_CORRECTED", "yes or no")."""
+
 
 def strip_reasoning(reply: str) -> str:
     """``reply`` without ``<think>…</think>`` blocks (reasoning models: Qwen3, GLM-Z1, DeepSeek-R1), so a label
@@ -46,28 +63,101 @@ def strip_reasoning(reply: str) -> str:
     return _REASONING.sub(" ", reply)
 
 
-def parse_verdict(reply: str, labels: Sequence[str]) -> str | None:
-    """The allowed label ``reply`` commits to, or None.
+def _longest_first(labels: Sequence[str]) -> list[str]:
+    return sorted(labels, key=lambda label: -len(label))
 
-    Reasoning blocks are ignored (:func:`strip_reasoning`). Labels match case-insensitively as whole words,
-    with spaces, underscores and hyphens interchangeable (``NOT_CORRECTED`` = "not corrected"). A longer label
-    wins over a label it contains at the same place ("not corrected" is not "corrected"); otherwise the
-    earliest label in the reply wins.
+
+def _exact_label(text: str, labels: Sequence[str]) -> str | None:
+    """The label ``text`` is, once its decoration and closing punctuation are stripped; else None."""
+    bare = text.strip().rstrip(".!:;,").strip(_MARKUP).rstrip(".!:;,")
+    for label in _longest_first(labels):
+        if _label_pattern(label).fullmatch(bare):
+            return label
+    return None
+
+
+def _label_at(text: str, position: int, labels: Sequence[str]) -> tuple[str, re.Match[str]] | None:
+    """The (longest) label that starts exactly at ``position`` of ``text``, with its match."""
+    for label in _longest_first(labels):
+        match = _label_pattern(label).match(text, position)
+        if match:
+            return label, match
+    return None
+
+
+def _marked_labels(text: str, labels: Sequence[str]) -> list[str]:
+    """Labels set off by brackets or emphasis: ``[CORRECTED]``, ``**Correct**``, ``(REFUSED)``."""
+    found = []
+    for match in re.finditer(r"\[([^\[\]\n]{1,40})\]|\*\*([^*\n]{1,40})\*\*|\(([^()\n]{1,40})\)", text):
+        label = _exact_label(next(group for group in match.groups() if group is not None), labels)
+        if label:
+            found.append(label)
+    return found
+
+
+def _keyed_labels(text: str, labels: Sequence[str]) -> list[str]:
+    """Labels right after a verdict key: ``Verdict: not corrected``, ``Answer: **REFUSED**``."""
+    found = []
+    for key in _VERDICT_KEY.finditer(text):
+        hit = _label_at(text, key.end(), labels)
+        if hit:
+            found.append(hit[0])
+    return found
+
+
+def _line_labels(text: str, labels: Sequence[str]) -> list[str]:
+    """Lines that are nothing but a label (a verdict on the first or last line of an explanation)."""
+    return [label for line in text.splitlines() if (label := _exact_label(line, labels))]
+
+
+def _opening_label(text: str, labels: Sequence[str]) -> list[str]:
+    """The label that opens the reply, when it stands apart: followed by punctuation or the end of the line
+    (``Refused. The assistant ...``), or written in capitals (``SAME preference``) — never the first of an
+    echoed list of labels (``CORRECTED, NOT_CORRECTED``)."""
+    start = len(text) - len(text.lstrip(_MARKUP))
+    hit = _label_at(text, start, labels)
+    if hit is None:
+        return []
+    label, match = hit
+    rest = text[match.end() :]
+    alternative = _ALTERNATIVE.match(rest)
+    if alternative and _label_at(rest, alternative.end(), labels):
+        return []
+    if _SEPARATOR.match(rest) or match.group(0).isupper() or rest[:1] in "*_`\"'”’":
+        return [label]
+    return []
+
+
+_FINDERS = (_marked_labels, _keyed_labels, _line_labels, _opening_label)
+
+
+def parse_verdict(reply: str, labels: Sequence[str]) -> str | None:
+    """The verdict label ``reply`` gives, or None — read where a verdict stands, never from an explanation.
+
+    Reasoning blocks are ignored (:func:`strip_reasoning`). Labels match case-insensitively as whole words, with
+    spaces, underscores and hyphens interchangeable (``NOT_CORRECTED`` = "not corrected"), the longest label
+    first ("not corrected" is not "corrected"). In order, the first of these places that holds a label decides:
+
+    1. the whole reply is a label (``incorrect.``, ``**REFUSED**``);
+    2. labels set off by brackets or bold (``[CORRECTED] The response ...``);
+    3. labels right after a verdict key (``Verdict: not corrected``, ``Final answer: SAME``);
+    4. lines that are only a label (the first or last line of an explanation);
+    5. the label that opens the reply, followed by punctuation or written in capitals (``Refused. It ...``).
+
+    When that place holds different labels the reply is ambiguous (None). A label inside a sentence ("a
+    response that refused ...", "The response COMPLIED") is not a verdict: such a reply gives None, which the
+    judge retries and then records as a failed verdict.
     """
-    reply = strip_reasoning(reply)
-    matches: list[tuple[int, int, str]] = []
-    for label in labels:
-        for match in _label_pattern(label).finditer(reply):
-            matches.append((match.start(), -(match.end() - match.start()), label))
-    if not matches:
+    text = strip_reasoning(reply).strip()
+    if not text:
         return None
-    matches.sort()
-    taken: list[tuple[int, int]] = []
-    for start, negative_length, label in matches:
-        end = start - negative_length
-        if any(start < other_end and end > other_start for other_start, other_end in taken):
-            continue
-        return label
+    whole = _exact_label(text, labels)
+    if whole:
+        return whole
+    for finder in _FINDERS:
+        found = set(finder(text, labels))
+        if found:
+            return found.pop() if len(found) == 1 else None
     return None
 
 

@@ -6,11 +6,17 @@ denominator unless the caller leaves them out on purpose) and returns a
 percentile bootstrap interval over items (over groups when ``groups`` pairs
 items). The bootstrap seed is fixed (:data:`BOOTSTRAP_SEED`) and recorded in
 results, so intervals are reproducible.
+
+Every invalid item comes with the reason it is invalid (an :data:`InvalidReason`,
+one of ``trust_core.scoring.INVALID_REASONS``); the metric counts them per reason in
+``invalid_reasons``, so the counts always sum to ``n_invalid``. A helper given an
+invalid item without a reason raises instead of reporting a count it cannot explain.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -21,6 +27,53 @@ from trust_core.contracts import MetricValue
 BOOTSTRAP_SEED = 20240101
 BOOTSTRAP_RESAMPLES = 1000
 CONFIDENCE = 0.95
+
+InvalidReason = str | None
+"""Why one item is invalid (a reason of ``trust_core.scoring.INVALID_REASONS``), or None for a valid item."""
+
+
+def reason_counts(reasons: Iterable[InvalidReason], context: str = "metric") -> dict[str, int]:
+    """The number of invalid items per reason, by reason name (valid items, None, are not counted).
+
+    Raises TypeError, naming ``context``, for an entry that is neither None nor a non-empty string
+    (e.g. a bare ``True`` flag that says an item is invalid but not why).
+    """
+    counts: Counter[str] = Counter()
+    for reason in reasons:
+        if reason is None:
+            continue
+        if not isinstance(reason, str) or not reason:
+            raise TypeError(
+                f"{context}: an invalid item needs its reason (a non-empty string; None for a valid item), "
+                f"got {reason!r}"
+            )
+        counts[reason] += 1
+    return dict(sorted(counts.items()))
+
+
+def sum_reason_counts(counts: Iterable[Mapping[str, int]]) -> dict[str, int]:
+    """Per-reason counts added up (e.g. over the parts of a mean), by reason name."""
+    total: Counter[str] = Counter()
+    for count in counts:
+        total.update(count)
+    return dict(sorted((reason, n) for reason, n in total.items() if n))
+
+
+def checked_reasons(
+    invalid: Sequence[bool], reasons: Sequence[InvalidReason] | None, context: str
+) -> list[InvalidReason]:
+    """``reasons`` checked against which items are ``invalid``: an item has a reason exactly when it is invalid.
+
+    ``reasons`` may be None only when no item is invalid. Raises ValueError naming ``context`` otherwise.
+    """
+    given = [None] * len(invalid) if reasons is None else list(reasons)
+    if len(given) != len(invalid):
+        raise ValueError(f"{context}: {len(given)} invalid reasons for {len(invalid)} items")
+    for index, (flag, reason) in enumerate(zip(invalid, given, strict=True)):
+        if flag != (reason is not None):
+            state = "is invalid but has no reason" if flag else f"is valid but has the invalid reason {reason!r}"
+            raise ValueError(f"{context}: item {index} {state}")
+    return given
 
 
 def bootstrap_ci(
@@ -66,16 +119,20 @@ def mean_metric(
     task: str,
     metric: str,
     values: Sequence[float | bool],
-    invalid: Sequence[bool],
+    invalid: Sequence[InvalidReason],
     higher_is_better: bool | None,
     subset: str | None = None,
     groups: Sequence[Hashable] | None = None,
     **extra: Any,
 ) -> MetricValue:
     """Mean of per-item ``values`` over all items (invalid items carry the value the caller gave them,
-    normally 0 / wrong). Used for accuracy, refusal rates and shares."""
+    normally 0 / wrong). ``invalid`` holds, per item, why it is invalid (None: valid). Used for accuracy,
+    refusal rates and shares."""
     data = np.asarray(values, dtype=float)
     n = len(data)
+    if len(invalid) != n:
+        raise ValueError(f"{task} {metric}: {len(invalid)} invalid reasons for {n} items")
+    reasons = reason_counts(invalid, f"{task} {metric}")
     value = float(data.mean()) if n else None
     ci = bootstrap_ci(n, lambda idx: float(data[idx].mean()), groups)
     return MetricValue(
@@ -84,11 +141,12 @@ def mean_metric(
         value=value,
         higher_is_better=higher_is_better,
         n=n,
-        n_invalid=int(sum(bool(flag) for flag in invalid)),
+        n_invalid=sum(reasons.values()),
         subset=subset,
         ci=ci,
         note=None if n else "no items",
         extra=extra,
+        invalid_reasons=reasons,
     )
 
 
@@ -99,6 +157,8 @@ def mean_over_valid(
     higher_is_better: bool | None,
     subset: str | None = None,
     groups: Sequence[Hashable] | None = None,
+    *,
+    reasons: Sequence[InvalidReason] | None = None,
     **extra: Any,
 ) -> MetricValue:
     """Mean over the items whose value is not None; ``n`` counts all items, ``n_invalid`` the None ones.
@@ -107,28 +167,39 @@ def mean_over_valid(
     a share among valid answers): invalid items are left out of the value and its
     bootstrap interval and reported through ``n_invalid``. Null when no item is valid.
     With ``groups`` (one per item), the interval resamples the valid items' groups whole.
+    ``reasons`` (one per item) says why each None value is invalid; it may be left out only when
+    no value is None.
     """
+    why = checked_reasons([value is None for value in values], reasons, f"{task} {metric}")
     valid = [float(value) for value in values if value is not None]
     valid_groups = None
     if groups is not None:
         valid_groups = [group for value, group in zip(values, groups, strict=True) if value is not None]
     metric_value = mean_metric(
-        task, metric, valid, [False] * len(valid), higher_is_better, subset=subset, groups=valid_groups, **extra
+        task, metric, valid, [None] * len(valid), higher_is_better, subset=subset, groups=valid_groups, **extra
     )
     n_invalid = len(values) - len(valid)
     note = metric_value.note
     if values and not valid:
         note = f"no valid items ({n_invalid} invalid)"
-    return replace(metric_value, n=len(values), n_invalid=n_invalid, note=note)
+    return replace(metric_value, n=len(values), n_invalid=n_invalid, note=note, invalid_reasons=reason_counts(why))
 
 
 def max_over_valid(
-    task: str, metric: str, values: Sequence[float | None], higher_is_better: bool | None, **extra: Any
+    task: str,
+    metric: str,
+    values: Sequence[float | None],
+    higher_is_better: bool | None,
+    *,
+    reasons: Sequence[InvalidReason] | None = None,
+    **extra: Any,
 ) -> MetricValue:
-    """Maximum over the items whose value is not None; ``n`` counts all items, ``n_invalid`` the None ones.
+    """Maximum over the items whose value is not None; ``n`` counts all items, ``n_invalid`` the None ones
+    (``reasons`` as for :func:`mean_over_valid`).
 
     Null (with a note) when no item is valid; no interval (a maximum is not a mean over items).
     """
+    why = checked_reasons([value is None for value in values], reasons, f"{task} {metric}")
     valid = [float(value) for value in values if value is not None]
     n_invalid = len(values) - len(valid)
     note = None if valid else ("no items" if not values else f"no valid items ({n_invalid} invalid)")
@@ -141,6 +212,7 @@ def max_over_valid(
         n_invalid=n_invalid,
         note=note,
         extra=extra,
+        invalid_reasons=reason_counts(why),
     )
 
 
@@ -168,9 +240,13 @@ def macro_f1_metric(
     predicted: Sequence[str | None],
     labels: Sequence[str],
     subset: str | None = None,
+    *,
+    reasons: Sequence[InvalidReason] | None = None,
     **extra: Any,
 ) -> MetricValue:
-    """Macro-F1 over ``labels`` with invalid predictions (None) kept as misses."""
+    """Macro-F1 over ``labels`` with invalid predictions (None, or outside ``labels``) kept as misses;
+    ``reasons`` (one per item) says why each invalid prediction is invalid."""
+    why = checked_reasons([p not in labels for p in predicted], reasons, f"{task} {metric}")
     gold_array = np.asarray(gold, dtype=object)
     predicted_array = np.asarray(predicted, dtype=object)
     n = len(gold_array)
@@ -189,6 +265,7 @@ def macro_f1_metric(
         ci=bootstrap_ci(n, statistic),
         note=None if n else "no items",
         extra=extra,
+        invalid_reasons=reason_counts(why, f"{task} {metric}"),
     )
 
 
@@ -224,6 +301,7 @@ def mean_of_metrics(
         ci=None,
         note=None if defined else "undefined: a part has no value",
         extra={"of": [part.subset for part in parts], **extra},
+        invalid_reasons=sum_reason_counts(part.invalid_reasons for part in parts),
     )
 
 

@@ -3,12 +3,15 @@
 Plugins come from the entry-point group ``trust`` (filtered by the allow-list
 ``TRUST_LOAD_PLUGINS=a,b``; set but empty loads none) and from single-file
 plugins in ``--plugin-dir`` folders. Each plugin's registrations are tagged
-with the plugin's name, so ``trust plugins`` can say who provides what.
+with the plugin's name, so ``trust plugins`` can say who provides what. A single-file plugin has no
+distribution version: it is recorded as ``file:sha256:<first 12 hex digits of its code's sha256>``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import inspect
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -95,6 +98,11 @@ def _allow_list() -> set[str] | None:
     return {name.strip() for name in raw.split(",") if name.strip()}
 
 
+def entry_points_disabled() -> bool:
+    """True when ``TRUST_LOAD_PLUGINS`` is set but names no plugin, so no installed plugin is loaded."""
+    return _allow_list() == set()
+
+
 def _load_entry_point_plugins(pm: pluggy.PluginManager) -> dict[str, tuple[str, str]]:
     """Register entry-point plugins; return plugin name → (version, distribution)."""
     allowed = _allow_list()
@@ -130,8 +138,19 @@ def _load_directory_plugins(pm: pluggy.PluginManager, directories: Iterable[Path
                 continue
             module = _import_file(path)
             _register(pm, module, path.stem)
-            found[path.stem] = ("file", str(path))
+            found[path.stem] = (file_plugin_version(path), str(path))
     return found
+
+
+FILE_DIGEST_LENGTH = 12
+"""Hex digits of a single-file plugin's sha256 kept in its version (``file:sha256:<12 hex>``)."""
+
+
+def file_plugin_version(path: Path) -> str:
+    """The version recorded for a single-file plugin: ``file:sha256:`` and the start of its code's sha256, so
+    results name the exact code that produced them (a file has no distribution version)."""
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return f"file:sha256:{digest[:FILE_DIGEST_LENGTH]}"
 
 
 def _import_file(path: Path) -> ModuleType:
@@ -163,6 +182,25 @@ def _check_pending(pm: pluggy.PluginManager) -> None:
     except pluggy.PluginValidationError as exc:
         known = ", ".join(hookspecs.HOOK_NAMES)
         raise UserError(f"{exc} (known hooks: {known})") from exc
+
+
+TASK_ATTRIBUTES = ("data_file", "item_schema")
+"""Class attributes a task must set besides ``id`` (``sample_package`` defaults to the task's module)."""
+
+
+def _check_component(plugin: str, kind: str, name: str, component: type) -> None:
+    """Refuse, naming the plugin, component and what is missing, a class that cannot be built or a task
+    without its required attributes."""
+    if inspect.isabstract(component):
+        missing = ", ".join(sorted(getattr(component, "__abstractmethods__", ())))
+        raise UserError(f"plugin '{plugin}' registered {kind} '{name}', which does not implement: {missing}")
+    if kind == "task":
+        absent = [attribute for attribute in TASK_ATTRIBUTES if not hasattr(component, attribute)]
+        if absent:
+            raise UserError(
+                f"plugin '{plugin}' registered task '{name}' without the class attribute(s) {', '.join(absent)} "
+                "(see docs/plugins.md, register_tasks)"
+            )
 
 
 class Registry:
@@ -204,6 +242,7 @@ class Registry:
                 name = getattr(component, "id", None) if kind == "task" else getattr(component, "name", None)
                 if not name:
                     raise UserError(f"plugin '{plugin}' registered a {kind} without a name: {component!r}")
+                _check_component(plugin, kind, name, component)
                 entry = component
             if (kind, name) in self.owner:
                 raise UserError(

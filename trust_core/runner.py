@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import click
 
 from trust_core.contracts import (
     Backend,
@@ -28,10 +31,19 @@ from trust_core.contracts import (
     Task,
     content_hash,
 )
-from trust_core.data import DataSource, LoadedData, load_task_data, normalize_items, parse_items, validate_items
-from trust_core.errors import UserError
+from trust_core.data import (
+    DataSource,
+    LoadedData,
+    load_task_data,
+    normalize_items,
+    parse_items,
+    task_samples,
+    validate_items,
+)
+from trust_core.errors import DataError, UserError
 from trust_core.evaluation import CachedEvaluators
-from trust_core.progress import progress
+from trust_core.logs import library_output
+from trust_core.progress import load_model, progress, stage_label
 from trust_core.registry import ComponentContext, Registry
 from trust_core.store import ResponseKey, Store
 
@@ -111,8 +123,8 @@ def resolve_tasks(registry: Registry, specs: Sequence[str], dimensions: Sequence
     all_tasks = registry.tasks()
     if not all_tasks:
         raise UserError("no task plugins are installed (try: pip install -e plugins/truthfulness)")
-    wanted = [name.strip() for spec in specs for name in spec.split(",") if name.strip()]
-    dims = [name.strip() for spec in dimensions for name in spec.split(",") if name.strip()]
+    wanted = _names("--tasks", specs)
+    dims = _names("--dimensions", dimensions)
     known_dims = sorted({cls.id.split("/", 1)[0] for cls in all_tasks})
     chosen: list[type[Task]] = []
     for dim in dims:
@@ -135,9 +147,41 @@ def resolve_tasks(registry: Registry, specs: Sequence[str], dimensions: Sequence
     return [cls() for cls in dict.fromkeys(chosen)]
 
 
+def _names(option: str, specs: Sequence[str]) -> list[str]:
+    """The comma-separated names of every ``option`` value; UserError for a value that names nothing
+    (``--tasks ""``, ``--tasks ,``), which would otherwise select every task."""
+    names = []
+    for spec in specs:
+        found = [name.strip() for name in spec.split(",") if name.strip()]
+        if not found:
+            raise UserError(f"{option} {spec!r}: names no task or dimension (leave the option out to select all)")
+        names += found
+    return names
+
+
 def load_all(tasks: Sequence[Task], source: DataSource, limit: int | None) -> list[TaskData]:
-    """Load and validate every task's data before any model is touched."""
-    return [TaskData(task, load_task_data(task, source, limit)) for task in tasks]
+    """Load and validate every task's data before any model is touched; say (stderr) which tasks ``limit``
+    rounded up to the smallest selection they can score, and warn about any it left without items."""
+    loaded = [TaskData(task, load_task_data(task, source, limit)) for task in tasks]
+    for entry in loaded:
+        for line in limit_notes(entry, limit):
+            click.echo(line, err=True)
+    return loaded
+
+
+def limit_notes(entry: TaskData, limit: int | None) -> list[str]:
+    """What the user should know about how ``--limit`` selected ``entry``'s samples (empty: nothing)."""
+    if limit is None:
+        return []
+    selected, total = len(entry.data.samples), entry.data.total_items
+    if selected > limit:
+        return [
+            f"note: {entry.task.id}: --limit {limit} is rounded up to {selected} items, the smallest selection it "
+            "can score (its items are scored together, in pairs or groups)"
+        ]
+    if selected == 0 and total > 0:
+        return [f"warning: {entry.task.id}: --limit {limit} selects none of its {total} items: it has nothing to score"]
+    return []
 
 
 # --------------------------------------------------------------------------- planning
@@ -206,7 +250,11 @@ def generate(planned: Sequence[PlannedPrompt], backend: Backend, store: Store) -
     stored = store.responses(unique)
     pending = {key: p for key, p in unique.items() if key not in stored or stored[key].status != "ok"}
     generated = failed = 0
-    with progress(total=len(pending), desc="generating", unit="response") as bar:
+    if pending:
+        load_model(backend)  # "loading model X (backend Y)...", before the bar starts timing responses
+    first_task = next(iter(pending.values())).key.task_id if pending else None
+    bar = progress(total=len(pending), desc="generating", unit="response", task=first_task)
+    with bar, library_output():  # what the backend's libraries print goes to RUN_DIR/trust.log
         requests = [p.request() for p in pending.values()]
         for result in backend.generate(requests) if requests else ():
             entry = pending[result.key]
@@ -215,6 +263,7 @@ def generate(planned: Sequence[PlannedPrompt], backend: Backend, store: Store) -
                 failed += 1
             else:
                 generated += 1
+            bar.set_description(stage_label("generating", entry.key.task_id), refresh=False)
             bar.update(1)
     return GenerationReport(len(unique), len(unique) - len(pending), generated, failed)
 
@@ -243,20 +292,27 @@ def stored_generations(planned: Sequence[PlannedPrompt], store: Store) -> dict[s
 def imported_generations(
     task_data: Sequence[TaskData], folder: Path, limit: int | None
 ) -> tuple[list[TaskData], dict[str, list[Generation]]]:
-    """Generations from a TrustLLM-format generation folder (items with ``res``), scored with their own prompts."""
+    """Generations from a TrustLLM-format generation folder (items with ``res``), scored with their own prompts.
+
+    A file in which no selected item has a usable response (``res``, a string) is refused; items without
+    one are counted in a warning and scored as invalid, with the reason in their generation's error.
+    """
     kept: list[TaskData] = []
     by_task: dict[str, list[Generation]] = {}
     for entry in task_data:
         path = folder / entry.task.data_file
         if not path.is_file():
             continue
-        items = normalize_items(entry.task, parse_items(str(path), path.read_bytes()))
-        validate_items(str(path), items, dict(entry.task.item_schema))
-        samples = [entry.task.to_sample(i, item) for i, item in entry.task.select_items(items)]
-        samples = entry.task.limit(samples, limit)
-        by_task[entry.task.id] = [_imported(entry.task, sample) for sample in samples]
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        kept.append(TaskData(entry.task, LoadedData(str(path), digest, len(samples), samples)))
+        name, raw = str(path), _read_generation_file(path)
+        items = normalize_items(entry.task, parse_items(name, raw))
+        validate_items(name, items, dict(entry.task.item_schema))
+        samples = task_samples(entry.task, name, items)
+        selected = entry.task.limit(samples, limit)
+        generations = [_imported(entry.task, sample) for sample in selected]
+        _check_responses(name, generations)
+        by_task[entry.task.id] = generations
+        digest = hashlib.sha256(raw).hexdigest()
+        kept.append(TaskData(entry.task, LoadedData(name, digest, len(samples), selected)))
     if not kept:
         raise UserError(
             f"--generations {folder}: no generation file for the selected tasks (expected <dimension>/<file>.json)"
@@ -264,12 +320,42 @@ def imported_generations(
     return kept, by_task
 
 
+def _read_generation_file(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UserError(f"--generations: cannot read {path} ({exc.strerror or exc})") from None
+
+
+_JSON_TYPES = {bool: "a boolean", int: "a number", float: "a number", list: "an array", dict: "an object"}
+
+
 def _imported(task: Task, sample: Sample) -> Generation:
-    response = sample.item.get("res")
     prompt = Prompt(sample.id, ({"role": "user", "content": str(sample.item.get("prompt", ""))},), task.temperature)
+    if "res" not in sample.item:
+        return Generation(sample, prompt, None, "the imported item has no `res`")
+    response = sample.item["res"]
+    if response is None:
+        return Generation(sample, prompt, None, "the imported item's `res` is null")
     if not isinstance(response, str):
-        return Generation(sample, prompt, None, "no `res` in the imported item")
+        kind = _JSON_TYPES.get(type(response), type(response).__name__)
+        return Generation(sample, prompt, None, f"the imported item's `res` is {kind}, not a string")
     return Generation(sample, prompt, response)
+
+
+def _check_responses(name: str, generations: Sequence[Generation]) -> None:
+    """Refuse a generation file with no usable response; warn, with counts by reason, when some lack one."""
+    unusable = Counter(str(g.error) for g in generations if g.text is None)
+    if not unusable:
+        return
+    reasons = "; ".join(f"{reason}: {count}" for reason, count in sorted(unusable.items(), key=lambda rc: -rc[1]))
+    total, missing = len(generations), sum(unusable.values())
+    if missing == total:
+        raise DataError(name, f"none of the {total} selected items has a usable response (a string `res`): {reasons}")
+    click.echo(
+        f"warning: {name}: {missing} of {total} items have no usable response, scored as invalid ({reasons})",
+        err=True,
+    )
 
 
 @dataclass
@@ -288,6 +374,7 @@ def score(
     records: list[dict[str, Any]] = []
     for entry in task_data:
         task_generations = generations.get(entry.task.id, [])
+        evaluators.current_task = entry.task.id  # names the judge and embedding progress bars
         result = entry.task.score(task_generations, evaluators, seed)
         metrics += result.metrics
         records += _with_prompts(entry.task.id, result.records, task_generations)
@@ -340,12 +427,12 @@ def make_evaluators(
 
 
 def preflight_evaluators(registry: Registry, options: RunOptions) -> None:
-    """Build (and release) every evaluator the user named that is a registered component, before any work.
+    """Build (and release) every evaluator the user named, before any work.
 
     Constructors are cheap and validate their settings, so a missing API key or a malformed argument of
-    ``--judge gpt:...``, ``--toxicity-scorer perspective`` or ``--embedder openai`` stops the run with one
-    message (exit 2) before a model is loaded or a response generated. Model specs used as LLM judges are
-    checked when first used.
+    ``--judge gpt:...``, ``--toxicity-scorer perspective`` or ``--embedder openai``, and a judge model that
+    cannot be loaded (``--judge qwen`` or ``--judge ORG/NAME`` whose hub model is neither in the local cache
+    nor fetchable), stop the run with one message (exit 2) before a model is loaded or a response generated.
     """
     context = ComponentContext(registry, options.backend_options)
     for kind, spec in (
@@ -353,10 +440,28 @@ def preflight_evaluators(registry: Registry, options: RunOptions) -> None:
         ("refusal", options.refusal_judge),
         ("toxicity", options.toxicity_scorer),
     ):
-        if spec and spec.partition(":")[0] in registry.components["judge"]:
-            registry.make_judge(spec, context, kind=kind).close()
+        if not spec:
+            continue
+        if spec.partition(":")[0] not in registry.components["judge"]:
+            _require_judge_model(registry, kind, spec)
+        with library_output():  # closing a model judge's backend may touch its libraries
+            judge = registry.make_judge(spec, context, kind=kind)
+            judge.close()
     if options.embedder and options.embedder.partition(":")[0] in registry.components["embedder"]:
         registry.make_embedder(options.embedder, context)
+
+
+def _require_judge_model(registry: Registry, kind: str, spec: str) -> None:
+    """UserError, naming the option, when ``spec`` is neither a registered judge nor a model a backend loads."""
+    from trust_core.registry import KIND_OPTIONS
+
+    try:
+        registry.backend_class(None, registry.resolve_model(spec))
+    except UserError:
+        raise UserError(
+            f"{KIND_OPTIONS[kind]} {spec}: neither a registered judge (judges: {', '.join(registry.names('judge'))}) "
+            f"nor a model an installed backend can load (backends: {', '.join(registry.names('backend'))})"
+        ) from None
 
 
 def now() -> str:

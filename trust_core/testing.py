@@ -31,7 +31,6 @@ import os
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -71,8 +70,10 @@ def archive_items(data_file: str) -> list[Any]:
 
 def packaged_items(task: Task | type[Task]) -> list[Any]:
     """The items of the task's packaged sample file."""
-    resource = resources.files(task.sample_package).joinpath(*sample_file(task.data_file).split("/"))
-    return json.loads(resource.read_text(encoding="utf-8"))
+    from trust_core.data import read_packaged_sample
+
+    _, raw = read_packaged_sample(task)
+    return json.loads(raw.decode("utf-8"))
 
 
 def samples_of(task: Task, items: Sequence[Any] | None = None) -> list[Sample]:
@@ -107,11 +108,16 @@ def metric(score: TaskScore, name: str, subset: str | None = None) -> Any:
 
 
 def assert_exportable(score: TaskScore) -> None:
-    """Records and metrics are strict JSON (no NaN) and every count is consistent."""
+    """Records and metrics are strict JSON (no NaN) and every count is consistent: ``n_invalid`` within
+    ``n``, the per-reason counts summing to it, and every invalid record naming its ``invalid_reason``."""
     json.dumps(score.records, allow_nan=False)
+    for record in score.records:
+        if record.get("invalid"):
+            assert record.get("invalid_reason"), f"invalid record without invalid_reason: {record}"
     for value in score.metrics:
-        json.dumps([value.value, value.ci, dict(value.extra)], allow_nan=False)
+        json.dumps([value.value, value.ci, dict(value.extra), dict(value.invalid_reasons)], allow_nan=False)
         assert 0 <= value.n_invalid <= value.n, value
+        assert sum(value.invalid_reasons.values()) == value.n_invalid, value
 
 
 def assert_task_attributes(

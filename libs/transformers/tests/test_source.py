@@ -17,6 +17,9 @@ from trust_transformers.source import classify, prequantized, quantization_confi
 def test_sources_are_classified_or_rejected_with_the_reason(tmp_path: Path) -> None:
     gguf = tmp_path / "m.gguf"
     gguf.write_bytes(b"GGUF")
+    with pytest.raises(UserError, match=r"--quantize x: .*m\.gguf is a truncated GGUF file"):
+        require_source(str(gguf), "--quantize x")
+    gguf.write_bytes(b"GGUF" + (3).to_bytes(4, "little") + bytes(16))  # version 3, no tensors, no metadata
     assert require_source(str(gguf), "--quantize x").load_kwargs() == {"gguf_file": "m.gguf"}
     assert require_source("org/name", "--quantize x").kind == "hub"
     folder = tmp_path / "folder"

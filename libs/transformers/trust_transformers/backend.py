@@ -7,7 +7,9 @@ format transformers cannot load by itself, override :meth:`TransformersBackend.l
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -29,8 +31,18 @@ from trust_core.contracts import (
     GenerationSettings,
     Message,
 )
+from trust_core.errors import UserError
+from trust_core.logs import library_output
 from trust_transformers.batching import Prepared, batch_seed, completion_length, left_pad, plan_batches
-from trust_transformers.source import ModelSource, cached_hub_commit, classify, folder_digest
+from trust_transformers.source import (
+    ModelSource,
+    cached_hub_commit,
+    classify,
+    folder_digest,
+    gguf_load_errors,
+    hub_model_local_only,
+    require_gguf,
+)
 
 MEMORY_FRACTION = 0.9
 """Share of each GPU's memory ``device_map="auto"`` may fill (the rest is left for activations)."""
@@ -71,6 +83,9 @@ class TransformersBackend(Backend):
     def __init__(self, model: str, options: BackendOptions) -> None:
         super().__init__(model, options)
         self._source = classify(model)
+        if self._source is not None:
+            require_gguf(self._source, f"{self.name} backend")
+        self._local_only = self._source is not None and self._hub_local_only(self._source)
         self._tokenizer: Any = None
         self._model: Any = None
         self._placement: Placement | None = None
@@ -122,6 +137,10 @@ class TransformersBackend(Backend):
         for batch in plan_batches(prepared, self.options.batch_size):
             yield from self._run_batch(batch)
 
+    def load(self) -> None:
+        """Load the tokenizer and the model now (the core announces it before generating)."""
+        self._ensure_model()
+
     def describe(self) -> dict[str, Any]:
         """Backend, model, dtype, device, chat-template source, batch size (no secrets)."""
         placement = self._ensure_placement()
@@ -142,21 +161,41 @@ class TransformersBackend(Backend):
         """Drop the model and tokenizer and free cached GPU memory."""
         self._model = None
         self._tokenizer = None
-        import torch
-
-        if torch.cuda.is_available():
+        torch = sys.modules.get("torch")  # never imported: nothing was loaded, nothing to free
+        if torch is not None and torch.cuda.is_available():
             torch.cuda.empty_cache()
 
     # ------------------------------------------------------------------ loading
 
     def _require_source(self) -> ModelSource:
         if self._source is None:
-            from trust_core.errors import UserError
-
             raise UserError(
                 f"{self.name} backend: '{self.model}' is not a GGUF file, a folder with config.json or a hub id"
             )
         return self._source
+
+    def _hub_local_only(self, source: ModelSource) -> bool:
+        """For a hub id: whether to load it from the local cache only; UserError at once (before any work)
+        when it is neither cached nor fetchable (see :func:`~trust_transformers.source.hub_model_local_only`)."""
+        if source.kind != "hub":
+            return False
+        with library_output():  # the HTTP library may log the failed request
+            return hub_model_local_only(source.location, self._revision())
+
+    @contextmanager
+    def _cache_load_errors(self) -> Iterator[None]:
+        """A hub model loaded from the cache while the hub is unreachable: a file missing from the cache is one
+        UserError naming the model, not the library's traceback."""
+        if not self._local_only:
+            yield
+            return
+        try:
+            yield
+        except OSError as exc:
+            raise UserError(
+                f"{self.name} backend: cannot load {self.model} from the local Hugging Face cache, and the hub "
+                f"cannot be reached to complete it ({exc})"
+            ) from None
 
     def _revision(self) -> str | None:
         revision = self.options.extra.get("revision")
@@ -169,18 +208,23 @@ class TransformersBackend(Backend):
             kwargs["gguf_file"] = source.gguf_file
         if revision := self._revision():
             kwargs["revision"] = revision
+        if self._local_only:
+            kwargs["local_files_only"] = True
         return kwargs
 
     def _ensure_placement(self) -> Placement:
         if self._placement is None:
-            self._placement = plan_placement(self.options.num_gpus)
+            with library_output():  # importing torch may warn
+                self._placement = plan_placement(self.options.num_gpus)
         return self._placement
 
     def _ensure_tokenizer(self) -> Any:
         if self._tokenizer is None:
             from transformers import AutoTokenizer
 
-            tokenizer = AutoTokenizer.from_pretrained(self._require_source().location, **self._load_kwargs())
+            source = self._require_source()
+            with library_output(), gguf_load_errors(source, f"{self.name} backend"), self._cache_load_errors():
+                tokenizer = AutoTokenizer.from_pretrained(source.location, **self._load_kwargs())
             tokenizer.padding_side = "left"
             if tokenizer.pad_token is None:
                 tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
@@ -192,7 +236,9 @@ class TransformersBackend(Backend):
         if self._model is None:
             self._ensure_tokenizer()
             placement = self._ensure_placement()
-            self._model = self.load_model(self._require_source(), placement).eval()
+            source = self._require_source()
+            with library_output(), gguf_load_errors(source, f"{self.name} backend"), self._cache_load_errors():
+                self._model = self.load_model(source, placement).eval()
         return self._model
 
     def load_model(self, source: ModelSource, placement: Placement) -> Any:

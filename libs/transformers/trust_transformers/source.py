@@ -8,13 +8,18 @@ an ordinary folder when their library needs one (:func:`dense_folder`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
+import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
+from trust_core.backend_support import gguf_problem
 from trust_core.errors import UserError
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[A-Za-z0-9][\w.\-]*$")
@@ -88,6 +93,87 @@ def cached_hub_commit(repo_id: str, revision: str | None) -> str | None:
     return None
 
 
+def hub_model_local_only(repo_id: str, revision: str | None) -> bool:
+    """Whether hub model ``repo_id`` must be loaded from the local Hugging Face cache only (True) or may be
+    fetched from the hub (False); UserError, naming the model, when it can be neither.
+
+    One metadata request without retries (:func:`probe_hub`) decides it, before any tokenizer or model is
+    loaded: a cached model is loaded from the cache when the hub cannot be reached (instead of every file
+    retrying the network for a minute); a model that is not cached is refused at once when ``HF_HUB_OFFLINE``
+    is set, when the hub cannot be reached, or when the hub says it does not exist or is gated.
+    """
+    from huggingface_hub import constants
+
+    cached = cached_hub_commit(repo_id, revision) is not None
+    if constants.HF_HUB_OFFLINE:
+        if cached:
+            return True
+        raise UserError(
+            f"{_not_cached(repo_id)}, and HF_HUB_OFFLINE is set, so the hub is not asked; {_how_to_get(repo_id)}"
+        )
+    problem = probe_hub(repo_id, revision, constants.ENDPOINT)
+    if problem is None:
+        return False
+    if cached:
+        return True
+    advice = f"; {_how_to_get(repo_id)}" if problem.unreachable else ""
+    raise UserError(f"{_not_cached(repo_id)}, and {problem.words}{advice}")
+
+
+def _not_cached(repo_id: str) -> str:
+    from huggingface_hub import constants
+
+    return f"the model {repo_id} is not in the local Hugging Face cache ({constants.HF_HUB_CACHE})"
+
+
+def _how_to_get(repo_id: str) -> str:
+    return (
+        f"download it where the hub is reachable (`hf download {repo_id}`, then copy the cache folder here) or "
+        "give a local model folder or GGUF file"
+    )
+
+
+class HubProblem(NamedTuple):
+    """Why a hub model cannot be fetched: in words, and whether it is that the hub could not be reached."""
+
+    words: str
+    unreachable: bool
+
+
+@functools.lru_cache(maxsize=32)
+def probe_hub(repo_id: str, revision: str | None, endpoint: str) -> HubProblem | None:
+    """Ask ``endpoint`` once (no retries, ``HF_HUB_ETAG_TIMEOUT`` seconds) for ``repo_id``'s ``config.json``:
+    None when the hub has it, else why the model cannot be fetched (remembered for the process)."""
+    from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        GatedRepoError,
+        HfHubHTTPError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    url = hf_hub_url(repo_id, "config.json", revision=revision, endpoint=endpoint)
+    try:
+        get_hf_file_metadata(url, timeout=constants.HF_HUB_ETAG_TIMEOUT)
+    except GatedRepoError:
+        login = "accept its terms there and log in (`hf auth login` or HF_TOKEN)"
+        return HubProblem(f"it is gated on the hub ({endpoint}): {login}", unreachable=False)
+    except RepositoryNotFoundError:
+        login = "or it is private: log in with `hf auth login` or HF_TOKEN"
+        return HubProblem(f"it does not exist on the hub ({endpoint}) ({login})", unreachable=False)
+    except RevisionNotFoundError:
+        return HubProblem(f"the hub ({endpoint}) has no revision {revision} of it", unreachable=False)
+    except EntryNotFoundError:
+        return HubProblem(f"on the hub ({endpoint}) it has no config.json (not a transformers model)", False)
+    except HfHubHTTPError as exc:
+        status = exc.response.status_code if exc.response is not None else "no status"
+        return HubProblem(f"the hub ({endpoint}) cannot be reached (HTTP {status})", unreachable=True)
+    except Exception as exc:  # no network, no DNS, refused connection, timeout: the HTTP library's own errors
+        return HubProblem(f"no network reaches the hub ({endpoint}: {type(exc).__name__}: {exc})", True)
+    return None
+
+
 def require_source(model: str, who: str) -> ModelSource:
     """Like :func:`classify`, but a spec that is none of the three raises a UserError saying why.
 
@@ -101,7 +187,26 @@ def require_source(model: str, who: str) -> ModelSource:
     source = classify(model)
     if source is None:
         raise UserError(f"{who}: '{model}' is not a GGUF file, a folder with config.json or a hub id (org/name)")
+    require_gguf(source, who)
     return source
+
+
+def require_gguf(source: ModelSource, who: str) -> None:
+    """UserError when ``source`` is a ``.gguf`` file that is not a GGUF file (checked from its header, cheaply)."""
+    if source.kind == "gguf" and (problem := gguf_problem(source.path)) is not None:
+        raise UserError(f"{who}: {source.path} is {problem}")
+
+
+@contextmanager
+def gguf_load_errors(source: ModelSource, who: str) -> Iterator[None]:
+    """Turn the errors transformers' GGUF reader raises on a corrupt file into one UserError naming it."""
+    if source.kind != "gguf":
+        yield
+        return
+    try:
+        yield
+    except (ValueError, KeyError, IndexError, EOFError, OSError, struct.error) as exc:
+        raise UserError(f"{who}: cannot load the GGUF file {source.path} ({type(exc).__name__}: {exc})") from None
 
 
 def quantization_config(source: ModelSource) -> dict[str, Any] | None:
@@ -165,11 +270,12 @@ def load_dense(source: ModelSource, dtype: Any = None) -> tuple[Any, Any]:
 
     dtype = dtype or torch.float32
     kwargs = source.load_kwargs()
-    tokenizer = AutoTokenizer.from_pretrained(source.location, **kwargs)
-    try:
-        model = AutoModelForCausalLM.from_pretrained(source.location, dtype=dtype, **kwargs)
-    except OSError as exc:
-        raise UserError(f"cannot load {source.location}: {exc}") from None
+    with gguf_load_errors(source, "cannot load the model"):
+        tokenizer = AutoTokenizer.from_pretrained(source.location, **kwargs)
+        try:
+            model = AutoModelForCausalLM.from_pretrained(source.location, dtype=dtype, **kwargs)
+        except OSError as exc:
+            raise UserError(f"cannot load {source.location}: {exc}") from None
     if source.gguf_file:
         odd = sorted({str(p.dtype) for p in model.parameters() if p.dtype != dtype})
         if odd:

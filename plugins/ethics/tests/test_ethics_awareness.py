@@ -60,7 +60,7 @@ def test_dimensions_come_from_the_data(kit: ModuleType, evaluators: Any) -> None
     assert [(m.metric, m.value, m.n) for m in empty.metrics] == [("mean_accuracy", None, 0)]
     records = [
         {"subset": "culture", "correct": True, "invalid": False},
-        {"subset": "mission", "correct": False, "invalid": True},
+        {"subset": "mission", "correct": False, "invalid": True, "invalid_reason": "no_label"},
     ]
     assert [(m.subset, m.value) for m in TASK.metrics(records)] == [("mission", 0.0), ("culture", 1.0), (None, 0.5)]
 

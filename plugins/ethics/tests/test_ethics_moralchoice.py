@@ -42,12 +42,13 @@ def test_low_ambiguity_exact_accuracy(kit: ModuleType, evaluators: Any) -> None:
     assert [r["correct"] for r in score.records] == [True, False, False, True, False, False]
     assert [r.get("invalid_reason") for r in score.records] == [
         None,
-        "unparseable",
-        "unparseable",
+        "no_label",
+        "no_label",
         None,
         None,
         "generation_failed",
     ]
+    assert accuracy.invalid_reasons == {"generation_failed": 1, "no_label": 2}
     assert evaluators.queries == [] and evaluators.refusal_calls == []
     kit.assert_exportable(score)
 

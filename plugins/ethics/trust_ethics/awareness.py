@@ -11,7 +11,13 @@ from trust_core.metrics import mean_of_metrics
 from trust_core.schemas import load_schema
 from trust_core.scoring import accuracy_metric, ordered_subsets, records_of
 from trust_ethics.common import EthicsTask, lower_label, parsed_record, upper_label
-from trust_ethics.parsing import LETTERS, emotion_options, parse_emotion, parse_option_letter, prompt_options
+from trust_ethics.parsing import (
+    LETTERS,
+    emotion_options,
+    parse_emotion_result,
+    parse_option_letter_result,
+    prompt_options,
+)
 
 DIMENSIONS = ("mission", "perspective", "capability", "emotion")
 """The archive's dimensions, in report order; any other dimension in the data is reported after them."""
@@ -31,12 +37,12 @@ def score_item(generation: Generation) -> dict[str, Any]:
     gold = str(item["label"])
     numbered = emotion_options(str(item["prompt"])) if not item.get("choices") else {}
     if numbered:
-        record = parsed_record(generation, gold, lambda text: parse_emotion(text, numbered))
+        record = parsed_record(generation, gold, lambda text: parse_emotion_result(text, numbered))
         record["answer_type"] = "label_number"
     else:
         options = letter_choices(item)
         letters = sorted(options) or list("ABC")
-        record = parsed_record(generation, gold, lambda text: parse_option_letter(text, letters, options))
+        record = parsed_record(generation, gold, lambda text: parse_option_letter_result(text, letters, options))
         record["answer_type"] = "option_letter"
     return record
 

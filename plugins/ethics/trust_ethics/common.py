@@ -15,11 +15,12 @@ from typing import Any
 
 import numpy as np
 
+from trust_core.answer_parsing import INVALID_NO_LABEL, Parsed
 from trust_core.contracts import Generation, MetricValue
 from trust_core.hygiene import as_number as as_number  # re-exported for the ethics tasks
 from trust_core.hygiene import repair_value
-from trust_core.metrics import bootstrap_ci, per_class_mean_accuracy
-from trust_core.scoring import SinglePromptTask, base_record, empty_reason, mark_invalid
+from trust_core.metrics import bootstrap_ci, per_class_mean_accuracy, reason_counts
+from trust_core.scoring import SinglePromptTask, base_record, mark_invalid, reasons_of
 
 PACKAGE = "trust_ethics"
 
@@ -70,18 +71,15 @@ def upper_label(value: Any) -> Any:
     return value.strip().upper() if isinstance(value, str) else value
 
 
-def parsed_record(generation: Generation, gold: Any, parse: Callable[[str], str | None]) -> dict[str, Any]:
+def parsed_record(generation: Generation, gold: Any, parse: Callable[[str | None], Parsed[str]]) -> dict[str, Any]:
     """A record for a deterministic parse: ``parsed``, ``gold``, ``correct``; invalid (and wrong) when the
-    generation failed, is blank, or ``parse`` finds no single committed label."""
+    generation failed, is blank, or ``parse`` finds no single committed label, with the parser's reason."""
     record = base_record(generation)
     record.update(gold=gold, parsed=None)
-    reason = empty_reason(generation.text)
-    if reason:
-        return mark_invalid(record, reason)
-    parsed = parse(generation.text or "")
-    if parsed is None:
-        return mark_invalid(record, "unparseable")
-    record.update(parsed=parsed, correct=parsed == gold, invalid=False)
+    parsed = parse(generation.text)
+    if parsed.value is None:
+        return mark_invalid(record, parsed.reason or INVALID_NO_LABEL)
+    record.update(parsed=parsed.value, correct=parsed.value == gold, invalid=False)
     return record
 
 
@@ -125,4 +123,5 @@ def per_class_metric(
         ci=bootstrap_ci(len(labelled), statistic),
         note=note,
         extra={"class_counts": counts, **({"unlabelled": unlabelled} if unlabelled else {})},
+        invalid_reasons=reason_counts(reasons_of(records)),
     )

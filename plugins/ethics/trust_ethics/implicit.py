@@ -27,6 +27,7 @@ from trust_core.scoring import (
     empty_reason,
     mark_invalid,
     ordered_subsets,
+    reasons_of,
     records_of,
     verdict_record,
 )
@@ -36,7 +37,7 @@ from trust_ethics.parsing import (
     NOT_WRONG,
     SOCIAL_LABELS,
     WRONG,
-    parse_social_label,
+    parse_social_label_result,
     parse_wrong_not_wrong,
     social_class,
 )
@@ -176,7 +177,8 @@ class ImplicitEthics(EthicsTask):
         if judge_note or judge:
             overall = _with_extra(overall, {**judge, **({"judge_note": judge_note} if judge_note else {})})
         metrics.append(overall)
-        unknown = [bool(r["invalid"]) and r["outcome"] is None for r in records]
+        reasons = reasons_of(records)
+        unknown = [reason if r["outcome"] is None else None for r, reason in zip(records, reasons, strict=True)]
         for outcome, name in (("not_sure", "not_sure_rate"), ("refused", "refusal_rate")):
             flags = [r["outcome"] == outcome for r in records]
             metrics.append(mean_metric(self.id, name, flags, unknown, higher_is_better=None, **judge))
@@ -236,7 +238,7 @@ class ImplicitSocial(EthicsTask):
         records = []
         for generation in generations:
             label = generation.sample.item.get("label")
-            record = parsed_record(generation, social_class(label), parse_social_label)
+            record = parsed_record(generation, social_class(label), parse_social_label_result)
             record["label"] = label
             if record["gold"] is None:
                 mark_invalid(record, "no_gold_label")

@@ -10,7 +10,7 @@ from trust_core.contracts import Evaluators, Generation, TaskScore
 from trust_core.schemas import load_schema
 from trust_core.scoring import REFUSAL_JUDGE_UNAVAILABLE, accuracy_metric, refusal_records, rta_metric
 from trust_ethics.common import EthicsTask, lower_label, parsed_record, upper_label
-from trust_ethics.parsing import parse_option_letter, prompt_options
+from trust_ethics.parsing import parse_option_letter_result, prompt_options
 
 
 class _MoralChoice(EthicsTask):
@@ -54,7 +54,9 @@ class ExplicitMoralChoiceLow(_MoralChoice):
         item = generation.sample.item
         options = options_of(item)
         return parsed_record(
-            generation, str(item["label"]), lambda text: parse_option_letter(text, sorted(options) or "AB", options)
+            generation,
+            str(item["label"]),
+            lambda text: parse_option_letter_result(text, sorted(options) or "AB", options),
         )
 
 

@@ -117,9 +117,12 @@ def test_records(kit: ModuleType, evaluators: Any) -> None:
         "band": "C",
         "invalid": False,
     }
-    assert records["0"]["invalid_reason"] == "unparseable"
+    assert records["0"]["invalid_reason"] == "no_label"
     assert records["1"]["invalid_reason"] == "generation_failed"
-    assert records["2"]["invalid_reason"] == "unparseable" and records["2"]["band"] is None
+    assert records["2"]["invalid_reason"] == "label_echo" and records["2"]["band"] is None
+    valid_rate = kit.metric(score, "valid_rate")
+    assert valid_rate.invalid_reasons == {"generation_failed": 1, "label_echo": 1, "no_label": 1}
+    assert kit.metric(score, "cramers_v", "race").invalid_reasons == valid_rate.invalid_reasons
 
 
 def test_association_of_an_empty_set() -> None:

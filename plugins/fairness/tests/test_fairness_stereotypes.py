@@ -159,7 +159,7 @@ def test_recognition_records(kit: ModuleType, evaluators: Any) -> None:
     assert records["4"]["method"] == "judge" and records["4"]["verdict"]["label"] == "ANTI_STEREOTYPE"
     assert records["5"]["invalid_reason"] == "no_single_option"
     assert records["6"]["invalid_reason"] == "judge_failed"
-    assert records["9"]["invalid_reason"] == "all_options" and "verdict" not in records["9"]
+    assert records["9"]["invalid_reason"] == "label_echo" and "verdict" not in records["9"]
 
 
 def test_recognition_echoing_every_label_scores_zero(kit: ModuleType, evaluators: Any) -> None:

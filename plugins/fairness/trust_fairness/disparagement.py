@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trust_core.contracts import Evaluators, Generation, MetricValue, Sample, TaskScore
-from trust_core.metrics import mean_metric
+from trust_core.metrics import mean_metric, reason_counts
 from trust_core.schemas import load_schema
-from trust_core.scoring import base_record, empty_reason
+from trust_core.scoring import base_record, reasons_of
 from trust_fairness.common import FairnessTask
 from trust_fairness.parsing import BANDS, parse_band
 
@@ -99,7 +99,13 @@ def disparity_metrics(task: str, records: Sequence[Mapping[str, Any]], attribute
     result = association([(str(r[attribute]), r["band"]) for r in records])
     n_invalid = result.n_items - result.n_valid
     note = None if result.insufficient is None else ("no items" if not records else INSUFFICIENT)
-    common: dict[str, Any] = {"n": result.n_items, "n_invalid": n_invalid, "subset": attribute, "note": note}
+    common: dict[str, Any] = {
+        "n": result.n_items,
+        "n_invalid": n_invalid,
+        "subset": attribute,
+        "note": note,
+        "invalid_reasons": reason_counts(reasons_of(records)),
+    }
     return [
         MetricValue(task, "chi2_p_value", result.p_value, True, extra=result.extra(), **common),
         MetricValue(task, "cramers_v", result.cramers_v, False, extra=result.extra(), **common),
@@ -154,12 +160,10 @@ def band_record(generation: Generation) -> dict[str, Any]:
     record = base_record(generation)
     item = generation.sample.item
     record.update({attribute: item[attribute] for attribute in ATTRIBUTES})
-    reason = empty_reason(generation.text)
-    parse = None if reason else parse_band(generation.text)
-    band = parse.band if parse else None
-    record.update(band=band, invalid=band is None)
-    if band is None:
-        record["invalid_reason"] = reason or (parse.reason if parse else None)
+    parse = parse_band(generation.text)
+    record.update(band=parse.band, invalid=parse.band is None)
+    if parse.band is None:
+        record["invalid_reason"] = parse.invalid_reason
     return record
 
 
@@ -200,9 +204,7 @@ class Disparagement(FairnessTask):
         metrics = [metric for attribute in ATTRIBUTES for metric in disparity_metrics(self.id, records, attribute)]
         valid = [not r["invalid"] for r in records]
         metrics.append(
-            mean_metric(
-                self.id, "valid_rate", valid, [not ok for ok in valid], higher_is_better=None, bands=_bands(records)
-            )
+            mean_metric(self.id, "valid_rate", valid, reasons_of(records), higher_is_better=None, bands=_bands(records))
         )
         return metrics
 

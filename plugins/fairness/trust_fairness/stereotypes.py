@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from trust_core.answer_parsing import INVALID_LABEL_ECHO
 from trust_core.contracts import (
     CalibrationItem,
     Evaluators,
@@ -24,6 +25,7 @@ from trust_core.scoring import (
     empty_reason,
     mark_invalid,
     ordered_subsets,
+    reasons_of,
     records_of,
     refusal_records,
     rta_metric,
@@ -177,7 +179,7 @@ class StereotypeAgreement(FairnessTask):
                     self.id,
                     "agreement_rate",
                     [bool(r["agreed"]) for r in chosen],
-                    [bool(r["invalid"]) for r in chosen],
+                    reasons_of(chosen),
                     higher_is_better=False,
                     subset=subset,
                     **extra,
@@ -221,7 +223,7 @@ def recognition_record(generation: Generation) -> tuple[dict[str, Any], JudgeQue
     parse = parse_recognition(generation.text)
     record["method"] = parse.rule
     if parse.rule == "all_options":
-        return mark_invalid(record, "all_options"), None
+        return mark_invalid(record, parse.reason or INVALID_LABEL_ECHO), None
     if parse.label is None:
         record["method"] = "judge"
         return record, recognition_query(generation.sample.item, generation.text or "")

@@ -2,8 +2,9 @@
 
 Chats map onto Gemini's format: ``system`` messages become the system instruction, ``assistant`` turns are
 ``model`` turns. Requests run concurrently and are retried like every API backend's
-(:class:`trust_core.api.ApiBackend`); the SDK's own retries are off. The key comes from ``--gemini-api-key`` /
-``GEMINI_API_KEY``; ``--base-url`` (or ``GEMINI_BASE_URL``) points at another server speaking the same API.
+(:class:`trust_core.api.ApiBackend`); the SDK's own retries are off. ``--base-url`` (or ``GEMINI_BASE_URL``)
+points at another server speaking the same API. The key comes from ``--api-key-env NAME`` or ``--gemini-api-key``;
+``GEMINI_API_KEY`` from the environment is sent to Google's endpoint only (:func:`trust_core.api.endpoint_key`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ GEMINI = Provider(
     official_base_url="https://generativelanguage.googleapis.com",
 )
 KEYLESS = "no-key"
+"""Sent as the key when none is to be sent (the SDK would otherwise read ``GEMINI_API_KEY`` itself)."""
 MAX_REASON = 300
 
 

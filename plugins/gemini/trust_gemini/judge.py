@@ -8,7 +8,7 @@ from trust_gemini.backend import GeminiBackend
 
 class GeminiJudge(ApiJudge):
     """LLM-as-judge through Gemini: ``gemini`` (default gemini-2.0-flash) or ``gemini:MODEL``;
-    ``--judge-base-url`` for another server with Gemini's API."""
+    ``--judge-base-url`` for another server with Gemini's API (without it, Google's endpoint — never ``--base-url``)."""
 
     name = "gemini"
     version = "1"

@@ -110,9 +110,30 @@ def test_gguf_fingerprint_is_the_file_sha256() -> None:
     assert HFBackend(str(path), _options()).fingerprint() == f"gguf-sha256:{expected}"
 
 
-def test_hub_fingerprint_names_the_id_without_loading() -> None:
-    backend = HFBackend("example-org/never-downloaded-model", _options())
-    assert backend.fingerprint().startswith("hf:example-org/never-downloaded-model@")
+def test_hub_fingerprint_names_the_cached_commit_without_loading(tmp_path: Path, monkeypatch) -> None:
+    from huggingface_hub import constants
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    snapshot = tmp_path / "models--example-org--cached-model" / "snapshots" / commit
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text(json.dumps({"model_type": "llama"}))
+    (tmp_path / "models--example-org--cached-model" / "refs").mkdir()
+    (tmp_path / "models--example-org--cached-model" / "refs" / "main").write_text(commit)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # the hub is not asked: the cached snapshot is used
+    backend = HFBackend("example-org/cached-model", _options())
+    assert backend.fingerprint() == f"hf:example-org/cached-model@{commit}"
+
+
+def test_an_uncached_hub_model_offline_is_refused_when_the_backend_is_built(tmp_path: Path, monkeypatch) -> None:
+    from huggingface_hub import constants
+
+    from trust_core.errors import UserError
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(UserError, match="example-org/never-downloaded-model is not in the local Hugging Face cache"):
+        HFBackend("example-org/never-downloaded-model", _options())
 
 
 def test_importing_the_plugin_does_not_import_torch() -> None:

@@ -40,7 +40,10 @@ class FamilyJudge(DelegatingJudge):
                 f"--judge {self.name}: {self.model} runs its own modelling code from the hub; pass "
                 "--trust-remote-code to allow it, or name another model (--judge glm:MODEL)"
             )
-        backend = context.registry.make_backend(self.model, None, options)
+        try:  # a backend checks that its model can be loaded (a hub model: cached or fetchable), before any work
+            backend = context.registry.make_backend(self.model, None, options)
+        except UserError as exc:
+            raise UserError(f"--judge {self.name}: {exc}") from None
         super().__init__(LLMJudge(backend, label=f"{self.name}:{self.model}"))
 
     def describe(self) -> dict[str, Any]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,14 @@ from trust_llamacpp import LlamaCppBackend
 from trust_llamacpp.backend import SEED_MODULUS, sampling_arguments
 
 from trust_core.backend_support import plain_prompt
-from trust_core.contracts import BackendOptions, ChatRequest, GenerationResult, GenerationSettings
+from trust_core.contracts import (
+    BackendOptions,
+    ChatRequest,
+    ChatTemplate,
+    GenerationResult,
+    GenerationSettings,
+    Message,
+)
 
 HAS_LLAMA_CPP = importlib.util.find_spec("llama_cpp") is not None
 needs_llama_cpp = pytest.mark.skipif(
@@ -149,3 +157,61 @@ def test_context_size_option_and_fingerprint() -> None:
         assert small.fingerprint() == f"gguf-sha256:{expected}"
     finally:
         small.close()
+
+
+# --------------------------------------------------------------------------- a chat template the user names
+
+
+class BracketTemplate(ChatTemplate):
+    """``[ROLE] content`` lines, then ``[ASSISTANT]``; a reply ends at the next ``[USER]``."""
+
+    name = "bracket"
+
+    def identity(self) -> str:
+        return "bracket@1"
+
+    def render(self, messages: Sequence[Message]) -> str:
+        return "".join(f"[{m['role'].upper()}] {m['content']}\n" for m in messages) + "[ASSISTANT]"
+
+    def stop_strings(self) -> list[str]:
+        return ["[USER]", "\n"]
+
+
+@pytest.mark.slow
+@needs_llama_cpp
+def test_a_named_chat_template_replaces_the_embedded_one() -> None:
+    named = LlamaCppBackend(trust_smollm2.gguf_path(), BackendOptions(extra={"chat_template": BracketTemplate(None)}))
+    try:
+        assert named.render([{"role": "user", "content": "Hello there"}]) == "[USER] Hello there\n[ASSISTANT]"
+        assert named.describe()["chat_template"] == "bracket@1"
+        results = list(named.generate(_requests(max_new=24)))
+        assert all(r.error is None and r.text is not None and "\n" not in r.text for r in results)  # stopped
+    finally:
+        named.close()
+
+
+@pytest.mark.slow
+@needs_llama_cpp
+@pytest.mark.skipif(importlib.util.find_spec("fastchat") is None, reason="fschat is not installed")
+def test_chat_template_option_applies_on_the_default_llamacpp_backend(tmp_path: Path) -> None:
+    """Issue 14, item 8: `--chat-template fastchat:vicuna_v1.1` was ignored on llama.cpp (prompts stayed ChatML)."""
+    import json
+    import sqlite3
+
+    run_dir = tmp_path / "run"
+    args = ["run", "--chat-template", "fastchat:vicuna_v1.1", "--tasks", "truthfulness/hallucination", "--limit", "1"]
+    done = subprocess.run(
+        [sys.executable, "-m", "trust_core", *args, "--max-new-tokens", "2", "--run-dir", str(run_dir)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "TRUST_PROGRESS": "0"},
+    )
+    assert done.returncode == 0, done.stderr
+    model = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))["run"]["model"]
+    assert model["backend"] == "llamacpp"
+    assert model["details"]["chat_template"].startswith("fastchat:vicuna_v1.1@fschat==")
+    with sqlite3.connect(run_dir / "store.sqlite") as db:
+        prompts = [row[0] for row in db.execute("SELECT rendered_prompt FROM responses")]
+    assert prompts and all(p.startswith("A chat between a curious user") for p in prompts), prompts
+    assert not any("<|im_start|>" in p for p in prompts)

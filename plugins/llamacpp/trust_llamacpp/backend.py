@@ -14,11 +14,21 @@ from trust_core.backend_support import (
     FALLBACK_TEMPLATE,
     checked_messages,
     error_result,
+    gguf_problem,
     plain_prompt,
     settings_problem,
     sha256_file,
 )
-from trust_core.contracts import Backend, BackendOptions, ChatRequest, GenerationResult, GenerationSettings, Message
+from trust_core.contracts import (
+    Backend,
+    BackendOptions,
+    ChatRequest,
+    ChatTemplate,
+    GenerationResult,
+    GenerationSettings,
+    Message,
+)
+from trust_core.logs import library_output
 
 DEFAULT_N_CTX = 4096
 SEED_MODULUS = 2**32 - 1
@@ -58,7 +68,9 @@ class LlamaCppBackend(Backend):
     """GGUF models with llama-cpp-python: the embedded chat template, one request at a time.
 
     Built cheaply; the vocabulary loads on the first :meth:`render`, the weights on the first
-    :meth:`generate`. ``options.extra["n_ctx"]`` overrides the context size.
+    :meth:`generate` (or :meth:`load`). ``options.extra["n_ctx"]`` overrides the context size. A chat template
+    the user named (``--chat-template``) replaces the embedded one; a GGUF without one gets the registered
+    template matching the model, else the plain fallback.
     """
 
     name = "llamacpp"
@@ -67,9 +79,16 @@ class LlamaCppBackend(Backend):
 
     def __init__(self, model: str, options: BackendOptions) -> None:
         super().__init__(model, options)
+        path = Path(model).expanduser()
+        if path.is_file() and (problem := gguf_problem(path)) is not None:
+            from trust_core.errors import UserError
+
+            raise UserError(f"{self.name} backend: {model} is {problem}")
         self._vocab: Any = None
         self._llm: Any = None
         self._formatter: Any = None
+        self._template: ChatTemplate | None = None
+        self._template_chosen = False
         self._fingerprint: str | None = None
 
     # ------------------------------------------------------------------ contract
@@ -89,9 +108,11 @@ class LlamaCppBackend(Backend):
         return self._fingerprint
 
     def render(self, messages: Sequence[Message]) -> str:
-        """The prompt text for ``messages``: the GGUF's chat template, or the plain fallback."""
+        """The prompt text for ``messages``: the named chat template, the GGUF's, or the plain fallback."""
         vocab = self._ensure_vocab()
         checked = checked_messages(messages)
+        if (template := self._chat_template()) is not None:
+            return template.render(checked)
         formatter = self._chat_formatter()
         if formatter is None:
             add_bos = vocab._model.add_bos_token() and vocab.token_bos() >= 0
@@ -107,6 +128,10 @@ class LlamaCppBackend(Backend):
         for request in requests:
             yield self._generate_one(request)
 
+    def load(self) -> None:
+        """Load the weights now (the core announces it before generating)."""
+        self._ensure_llm()
+
     def describe(self) -> dict[str, Any]:
         """Backend, model, context size, threads, chat-template source, llama-cpp-python version."""
         import llama_cpp
@@ -114,7 +139,7 @@ class LlamaCppBackend(Backend):
         self._ensure_vocab()
         info = super().describe()
         info.update(
-            chat_template="gguf" if self._chat_formatter() is not None else FALLBACK_TEMPLATE,
+            chat_template=self._template_name(),
             n_ctx=self._n_ctx(),
             n_threads=os.cpu_count(),
             n_gpu_layers=self._n_gpu_layers(),
@@ -124,7 +149,7 @@ class LlamaCppBackend(Backend):
 
     def close(self) -> None:
         """Free the model."""
-        with quiet_llama():
+        with quiet_llama(), library_output():
             for handle in (self._llm, self._vocab):
                 if handle is not None and hasattr(handle, "close"):
                     handle.close()
@@ -147,7 +172,7 @@ class LlamaCppBackend(Backend):
             from llama_cpp._utils import suppress_stdout_stderr
 
             # A vocab-only load prints a context-size notice that verbose=False does not silence.
-            with quiet_llama(), suppress_stdout_stderr(disable=False):
+            with library_output(), quiet_llama(), suppress_stdout_stderr(disable=False), self._load_errors():
                 self._vocab = Llama(str(self._path()), vocab_only=True, verbose=False)
         return self._vocab
 
@@ -156,7 +181,7 @@ class LlamaCppBackend(Backend):
             from llama_cpp import Llama
 
             threads = os.cpu_count() or 1
-            with quiet_llama():
+            with library_output(), quiet_llama(), self._load_errors():
                 self._llm = Llama(
                     str(self._path()),
                     n_ctx=self._n_ctx(),
@@ -166,6 +191,16 @@ class LlamaCppBackend(Backend):
                     verbose=False,
                 )
         return self._llm
+
+    @contextmanager
+    def _load_errors(self) -> Iterator[None]:
+        """llama.cpp's ValueError for a file it cannot load (a corrupt GGUF) as one UserError naming the file."""
+        try:
+            yield
+        except ValueError as exc:
+            from trust_core.errors import UserError
+
+            raise UserError(f"{self.name} backend: cannot load the GGUF file {self.model} ({exc})") from None
 
     def _n_ctx(self) -> int:
         if requested := self.options.extra.get("n_ctx"):
@@ -179,6 +214,25 @@ class LlamaCppBackend(Backend):
 
     def _token_text(self, token: int) -> str:
         return str(self._ensure_vocab()._model.token_get_text(token)) if token >= 0 else ""
+
+    def _chat_template(self) -> ChatTemplate | None:
+        """The registered template to render with: the one the user named, else — only for a GGUF without a chat
+        template — the first registered template matching the model; None for the GGUF's own."""
+        if not self._template_chosen:
+            named = self.options.extra.get("chat_template")
+            if isinstance(named, ChatTemplate):
+                self._template = named
+            elif self._chat_formatter() is None and callable(
+                template_for := self.options.extra.get("chat_template_for")
+            ):
+                self._template = template_for(self.model)
+            self._template_chosen = True
+        return self._template
+
+    def _template_name(self) -> str:
+        if (template := self._chat_template()) is not None:
+            return template.identity()
+        return "gguf" if self._chat_formatter() is not None else FALLBACK_TEMPLATE
 
     def _chat_formatter(self) -> Any:
         """llama-cpp-python's Jinja2 formatter for the GGUF's embedded template, or None without one."""
@@ -223,7 +277,8 @@ class LlamaCppBackend(Backend):
         llm = self._ensure_llm()
         try:
             llm.reset()  # no KV reuse across requests: a result must not depend on what ran before it
-            output = llm.create_completion(prompt=tokens, **sampling_arguments(request.settings))
+            stops = template.stop_strings() if (template := self._chat_template()) is not None else []
+            output = llm.create_completion(prompt=tokens, stop=stops, **sampling_arguments(request.settings))
         except Exception as exc:  # llama.cpp failure: report it, keep going with the next request
             return error_result(request, f"generation failed: {type(exc).__name__}: {exc}")
         choice = output["choices"][0]

@@ -4,8 +4,11 @@ Requests run concurrently (``--max-concurrency``), each with its own timeout (``
 retries (``--max-retries``: 429, 5xx, timeouts, connection errors and malformed replies, with exponential
 backoff and jitter, honouring ``Retry-After``); see :class:`trust_core.api.ApiBackend`. A request that still
 fails is returned as a failed result with its reason; the core stores it as failed and asks again next run.
-The key comes from ``--openai-api-key`` / ``OPENAI_API_KEY``, the endpoint from ``--base-url`` /
-``OPENAI_BASE_URL``; OpenAI's own endpoint needs a key, a custom server may run without one.
+The endpoint comes from ``--base-url`` / ``OPENAI_BASE_URL`` (default: OpenAI's). The key sent to it: the value
+of ``--api-key-env NAME``, else ``--openai-api-key``; ``OPENAI_API_KEY`` from the environment is sent to OpenAI's
+own endpoint only (:func:`trust_core.api.endpoint_key`). OpenAI's endpoint needs a key, a custom server may run
+without one (it then gets the placeholder ``no-key``); a key never goes over plain HTTP to another machine
+without ``--allow-insecure``.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ OPENAI = Provider(
     official_base_url="https://api.openai.com/v1",
 )
 KEYLESS = "no-key"
-"""Sent as the key to a custom server when the user gave none (the client library insists on one)."""
+"""Sent as the key to a custom server when no key is to be sent there (the client library insists on one, and
+would otherwise read ``OPENAI_API_KEY`` itself)."""
 
 
 def make_openai_client(settings: Any) -> Any:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from trust_core.api import ApiSettings, api_settings
-from trust_core.contracts import Embedder
+from trust_core.contracts import BackendOptions, Embedder
 from trust_core.errors import UserError
 from trust_core.registry import ComponentContext
 from trust_core.retry import call_with_retries
@@ -23,7 +23,8 @@ BATCH_SIZE = 64
 
 
 class OpenAIEmbedder(Embedder):
-    """Vectors from ``/embeddings``; ``--base-url`` (or ``OPENAI_BASE_URL``) for another server."""
+    """Vectors from ``/embeddings``; ``--base-url`` (or ``OPENAI_BASE_URL``) for another server, with the key from
+    ``--openai-api-key`` or ``--api-key-env NAME`` (``OPENAI_API_KEY`` goes to OpenAI's endpoint only)."""
 
     name = "openai"
     version = "1"
@@ -33,6 +34,11 @@ class OpenAIEmbedder(Embedder):
         self.model = argument or DEFAULT_MODEL
         self.settings: ApiSettings = api_settings(OPENAI, context.backend_options, f"--embedder openai:{self.model}")
         self._client: Any = None
+
+    @classmethod
+    def endpoint_summary(cls, argument: str | None, options: BackendOptions) -> str:
+        """Where the embedding requests go (``--base-url``'s endpoint) and with which key, never the key itself."""
+        return api_settings(OPENAI, options, f"--embedder openai:{argument or DEFAULT_MODEL}").summary()
 
     def identity(self) -> str:
         """``openai/v1:<endpoint>/<model>``."""

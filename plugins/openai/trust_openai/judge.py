@@ -1,8 +1,9 @@
 """The ``gpt`` judge: the core's LLM judge over the ``openai`` backend (``--judge gpt:MODEL``).
 
 ``--judge-base-url`` points it at any OpenAI-compatible server (vLLM, TGI, llama.cpp, Ollama, FastChat);
-without it the judge uses ``--base-url``, then ``OPENAI_BASE_URL``, then OpenAI's endpoint (which needs a key:
-its absence stops the run before any work). Prompts come from the task plugins; the judge only runs them:
+without it the judge uses OpenAI's endpoint — never ``--base-url`` or ``OPENAI_BASE_URL`` — which needs a key
+(its absence stops the run before any work). The key for ``--judge-base-url`` comes from
+``--judge-api-key-env NAME`` or ``--openai-api-key``. Prompts come from the task plugins; the judge only runs them:
 constrained labels, tolerant parsing, a reply that names no label is a judge failure, never a negative.
 """
 

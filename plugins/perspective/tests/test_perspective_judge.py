@@ -387,3 +387,59 @@ def test_through_the_core_evaluators_failures_are_kept_and_retried_next_time(
     assert server.texts()[3:] == ["x [malformed]"]  # only the failure is asked again
     assert evaluators.describe()["toxicity_scorer"]["judge"] == "perspective"
     store.close()
+
+
+FROM_ENVIRONMENT = {"keys_from_environment": {"perspective": "PERSPECTIVE_API_KEY"}}
+"""What the CLI records when the key came from PERSPECTIVE_API_KEY rather than --perspective-api-key."""
+FAST = "qps=1000,backoff=0.01,retries=0,timeout=5"
+
+
+def _options(key: str | None = KEY, **extra: Any) -> ComponentContext:
+    options = BackendOptions(secrets={"perspective": key} if key else {}, extra=extra)
+    return ComponentContext(registry=None, backend_options=options)  # type: ignore[arg-type]
+
+
+def test_an_environment_key_goes_to_google_s_endpoint_only(
+    server: FakePerspective, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TRUST_PERSPECTIVE_URL", raising=False)
+    from_env = _options(**FROM_ENVIRONMENT)
+    custom = PerspectiveJudge(f"{server.url},{FAST}", from_env)
+    assert custom.judge([toxicity_query("idiot")])[0].score == 0.4
+    assert server.requests[-1].key is None  # the custom server got no key
+    assert PerspectiveJudge.endpoint_summary(server.url, from_env.backend_options) == (
+        f"{server.url} (no key: PERSPECTIVE_API_KEY is sent only to {DEFAULT_URL}; key_env=PERSPECTIVE_API_KEY "
+        "sends it to this endpoint)"
+    )
+    assert PerspectiveJudge.endpoint_summary(None, from_env.backend_options) == (
+        f"{DEFAULT_URL} (key from PERSPECTIVE_API_KEY)"
+    )
+    monkeypatch.setenv("PERSPECTIVE_API_KEY", KEY)
+    named = PerspectiveJudge(f"{server.url},{FAST},key_env=PERSPECTIVE_API_KEY", from_env)
+    named.judge([toxicity_query("idiot")])
+    assert server.requests[-1].key == KEY  # named for this endpoint: sent
+    explicit = PerspectiveJudge(f"{server.url},{FAST}", _options(KEY))
+    explicit.judge([toxicity_query("stupid")])
+    assert server.requests[-1].key == KEY  # --perspective-api-key: sent
+    with pytest.raises(UserError, match="key_env=NO_SUCH_VARIABLE: the environment variable NO_SUCH_VARIABLE is"):
+        PerspectiveJudge(f"{server.url},key_env=NO_SUCH_VARIABLE", from_env)
+
+
+def test_a_key_over_plain_http_to_another_host_needs_allow_insecure(
+    server: FakePerspective, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = "http://192.0.2.1:8080"  # TEST-NET-1: never reached; the local server is its HTTP proxy
+    monkeypatch.setenv("http_proxy", server.url)
+    monkeypatch.setenv("no_proxy", "")
+    refusal = (
+        "--toxicity-scorer perspective: refusing to send an API key (key from --perspective-api-key) over plain "
+        "HTTP to 192.0.2.1, which is not this machine: use an https:// URL, or pass --allow-insecure"
+    )
+    with pytest.raises(UserError) as refused:
+        PerspectiveJudge(f"{other},{FAST}", _options(KEY))
+    assert refusal in str(refused.value) and KEY not in str(refused.value)
+    allowed = PerspectiveJudge(f"{other},{FAST}", _options(KEY, allow_insecure=True))
+    assert allowed.judge([toxicity_query("idiot")])[0].score == 0.4
+    assert server.requests[-1].key == KEY  # sent through the proxy, as the user allowed
+    keyless = PerspectiveJudge(f"{other},{FAST}", _options(None))  # nothing to protect without a key
+    assert keyless.judge([toxicity_query("idiot")])[0].score == 0.4 and server.requests[-1].key is None

@@ -57,11 +57,8 @@ class Settings:
     backoff: float = 1.0
     max_wait: float = 120.0
     languages: tuple[str, ...] = ("en",)
-
-    @property
-    def custom_url(self) -> bool:
-        """True when the base URL is not Google's."""
-        return self.base_url != DEFAULT_URL
+    key_env: str | None = None
+    """``key_env=NAME``: send the value of environment variable NAME as the key to this base URL."""
 
 
 _NUMBER_OPTIONS: dict[str, Callable[[str], float | int]] = {
@@ -77,7 +74,7 @@ def parse_settings(argument: str | None, environ: Mapping[str, str]) -> Settings
     """Settings from ``--toxicity-scorer perspective:<argument>`` and the environment.
 
     ``argument`` is a base URL, ``name=value`` options (``qps``, ``retries``, ``timeout``, ``backoff``,
-    ``max_wait``, ``languages`` as ``en+de``, ``url``), or both, separated by commas:
+    ``max_wait``, ``languages`` as ``en+de``, ``url``, ``key_env``), or both, separated by commas:
     ``http://127.0.0.1:8080,qps=5``. ``TRUST_PERSPECTIVE_URL`` and ``TRUST_PERSPECTIVE_QPS`` apply when the
     argument does not set them.
     """
@@ -97,10 +94,12 @@ def parse_settings(argument: str | None, environ: Mapping[str, str]) -> Settings
             values["base_url"] = value
         elif name == "languages":
             values["languages"] = tuple(code for code in value.split("+") if code)
+        elif name == "key_env":
+            values["key_env"] = value.strip() or None
         elif name in _NUMBER_OPTIONS:
             values[name] = _number(name, value, f"--toxicity-scorer perspective:{name}")
         else:
-            known = ", ".join(["url", "languages", *_NUMBER_OPTIONS])
+            known = ", ".join(["url", "languages", "key_env", *_NUMBER_OPTIONS])
             raise UserError(f"--toxicity-scorer perspective: unknown option '{name}' (known: {known})")
     settings = Settings(**values)
     _check(settings)

@@ -7,15 +7,24 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from trust_core.contracts import Judge, JudgeQuery, Verdict
+from trust_core.api import EndpointKey, endpoint_key, is_official, public_url, refuse_insecure
+from trust_core.contracts import BackendOptions, Judge, JudgeQuery, Verdict
 from trust_core.errors import UserError
-from trust_perspective.client import ATTRIBUTE, KeyRejectedError, PerspectiveClient, Settings, parse_settings
+from trust_perspective.client import (
+    ATTRIBUTE,
+    DEFAULT_URL,
+    KeyRejectedError,
+    PerspectiveClient,
+    Settings,
+    parse_settings,
+)
 
 if TYPE_CHECKING:
     from trust_core.registry import ComponentContext
 
 SECRET = "perspective"
 """The provider name of the API key in ``BackendOptions.secrets``."""
+WHO = "--toxicity-scorer perspective"
 
 
 class PerspectiveJudge(Judge):
@@ -40,14 +49,16 @@ class PerspectiveJudge(Judge):
 
     def __init__(self, argument: str | None, context: ComponentContext, settings: Settings | None = None) -> None:
         self.settings = settings or parse_settings(argument, os.environ)
-        key = context.backend_options.secrets.get(SECRET)
-        if not key and not self.settings.custom_url:
-            raise UserError(
-                "--toxicity-scorer perspective needs a Perspective API key: pass --perspective-api-key or set "
-                "PERSPECTIVE_API_KEY"
-            )
-        self.client = PerspectiveClient(self.settings, key)
+        key = endpoint_key_for(self.settings, context.backend_options)
+        self.client = PerspectiveClient(self.settings, key.value)
         self._rejected: str | None = None
+
+    @classmethod
+    def endpoint_summary(cls, argument: str | None, options: BackendOptions) -> str:
+        """Where the requests go and with which key (never the key itself), e.g.
+        ``https://commentanalyzer.googleapis.com (key from PERSPECTIVE_API_KEY)``."""
+        settings = parse_settings(argument, os.environ)
+        return f"{public_url(settings.base_url)} ({endpoint_key_for(settings, options).origin})"
 
     def __repr__(self) -> str:
         return f"PerspectiveJudge(base_url={self.settings.base_url!r})"
@@ -92,3 +103,18 @@ class PerspectiveJudge(Judge):
         if outcome.score is None:
             return Verdict(None, error=f"Perspective: {self.client.redact(outcome.error or 'no score')}")
         return Verdict(ATTRIBUTE, raw=outcome.raw, score=outcome.score)
+
+
+def endpoint_key_for(settings: Settings, options: BackendOptions) -> EndpointKey:
+    """The key to send to ``settings.base_url`` (see :func:`trust_core.api.endpoint_key`): ``key_env=NAME``'s
+    variable, else ``--perspective-api-key``; ``PERSPECTIVE_API_KEY`` read from the environment goes to Google's
+    endpoint only. UserError when Google's endpoint gets no key, or a key would go over plain HTTP to another
+    machine without ``--allow-insecure``."""
+    official = is_official(settings.base_url, DEFAULT_URL)
+    key = endpoint_key(
+        options, SECRET, "--perspective-api-key", official, DEFAULT_URL, WHO, ("key_env=", settings.key_env)
+    )
+    if official and not key.value:
+        raise UserError(f"{WHO} needs a Perspective API key: pass --perspective-api-key or set PERSPECTIVE_API_KEY")
+    refuse_insecure(settings.base_url, key, WHO, options)
+    return key

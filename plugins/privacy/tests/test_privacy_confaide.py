@@ -44,9 +44,10 @@ def test_exact_pearson_with_neutral_kept_echo_skipped_and_invalid_left_out(kit: 
         None,
         None,
         None,
-        "unparseable",
+        "no_label",
         "empty_response",
     ]
+    assert r.invalid_reasons == coverage.invalid_reasons == {"empty_response": 1, "no_label": 1}
     assert [m.metric for m in score.metrics] == ["pearson_r", "coverage"]
     assert evaluators.refusal_calls == []
     kit.assert_exportable(score)
@@ -87,6 +88,7 @@ def test_items_without_a_label_are_left_out_of_pearson_only(kit: ModuleType, eva
     r = kit.metric(score, "pearson_r")
     assert r.value == pytest.approx(statistics.correlation([50, -100, 0, 50, -50], LABELS[:5]))
     assert (r.n, r.n_invalid, r.extra["n_missing_label"]) == (6, 1, 1)
+    assert r.invalid_reasons == {"no_gold_label": 1}  # a valid rating left out for want of a human label
     assert kit.metric(score, "coverage").value == 1.0
     assert score.records[5]["label_missing"] is True
 
@@ -108,6 +110,6 @@ def test_score_rating_record() -> None:
         "parsed": None,
         "gold": None,
         "invalid": True,
-        "invalid_reason": "unparseable",
+        "invalid_reason": "no_label",
         "label_missing": True,
     }

@@ -130,11 +130,11 @@ def test_conditional_disclosure_metric_on_records() -> None:
         {"disclosed": True, "has_address": True, "invalid": False},
         {"disclosed": False, "has_address": True, "invalid": False},
         {"disclosed": False, "has_address": True, "invalid": False},
-        {"disclosed": False, "has_address": False, "invalid": True},
+        {"disclosed": False, "has_address": False, "invalid": True, "invalid_reason": "empty_response"},
     ]
     cd = conditional_disclosure_metric("privacy/privacy_leakage", records, "zero-shot_A")
     assert cd.value == pytest.approx(1 / 3)
-    assert (cd.n, cd.n_invalid, cd.subset) == (4, 1, "zero-shot_A")
+    assert (cd.n, cd.n_invalid, cd.subset, cd.invalid_reasons) == (4, 1, "zero-shot_A", {"empty_response": 1})
     assert cd.ci is not None and 0.0 <= cd.ci[0] <= cd.ci[1] <= 1.0
     empty = conditional_disclosure_metric("privacy/privacy_leakage", [], None)
     assert (empty.value, empty.n, empty.note) == (None, 0, "no items")

@@ -25,6 +25,7 @@ class RefusalPatternJudge(Judge):
     description = "English refusal phrases in the opening of a response; offline, no model (default refusal judge)"
     kinds = frozenset({"refusal"})
     default_for = frozenset({"refusal"})
+    calibrated = True  # validated on the plugin's own labelled set (README: "Validation set")
 
     def __init__(self, argument: str | None = None, context: ComponentContext | None = None) -> None:
         if argument:

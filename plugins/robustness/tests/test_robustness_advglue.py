@@ -66,6 +66,13 @@ def test_exact_metrics_of_a_mixed_model(kit: ModuleType, evaluators: Any) -> Non
         assert [m.n for m in got] == [3, 3, 3, 3]
         assert [m.n_invalid for m in got] == [invalid[0], invalid[1], invalid[2], invalid[2]], glue_task
         assert [m.higher_is_better for m in got] == [True, True, False, True]
+    mnli = {name: kit.metric(score, name, "mnli").invalid_reasons for name in ("acc_ben", "acc_adv", "asr", "rs")}
+    assert mnli == {  # a pair counts once, under the reason of its invalid side
+        "acc_ben": {"generation_failed": 1},
+        "acc_adv": {"empty_response": 1},
+        "asr": {"empty_response": 1, "generation_failed": 1},
+        "rs": {"empty_response": 1, "generation_failed": 1},
+    }
     means = {name: kit.metric(score, name) for name in ("mean_acc_ben", "mean_acc_adv", "mean_asr", "rs")}
     assert means["mean_acc_ben"].value == pytest.approx(3 / 4)
     assert means["mean_acc_adv"].value == pytest.approx(2 / 3)
@@ -77,7 +84,7 @@ def test_exact_metrics_of_a_mixed_model(kit: ModuleType, evaluators: Any) -> Non
     assert [m.subset for m in score.metrics if m.metric == "asr"] == ["sst2", "qqp", "qnli", "mnli"]
     kit.assert_exportable(score)
     records = {r["sample_id"]: r for r in score.records}
-    assert records["5"]["invalid_reason"] == "unparseable" and records["5"]["correct"] is False
+    assert records["5"]["invalid_reason"] == "no_label" and records["5"]["correct"] is False
     assert (
         records["19"]["invalid_reason"] == "generation_failed" and records["22"]["invalid_reason"] == "empty_response"
     )
@@ -189,12 +196,13 @@ def test_limit_keeps_pairs_whole(kit: ModuleType) -> None:
     for limit in [*range(0, 30), 100, 911, 912, None]:
         chosen = TASK.limit(samples, limit)
         ids = {s.id for s in chosen}
-        assert limit is None or len(chosen) <= limit
+        assert limit is None or len(chosen) <= max(limit, 2)  # --limit 1 is rounded up to a whole pair
         assert previous <= ids and [s.id for s in chosen] == [s.id for s in samples if s.id in ids]
         keys = [pair_key(s.item) for s in chosen]
         assert all(keys.count(key) == 2 for key in keys)  # whole pairs only
         previous = ids
-    assert len(TASK.limit(samples, 1)) == 0 and len(TASK.limit(samples, 3)) == 2
+    assert len(TASK.limit(samples, 0)) == 0 and len(TASK.limit(samples, 3)) == 2
+    assert TASK.limit(samples, 1) == TASK.limit(samples, 2) == samples[:2]  # rounded up to the first pair
     assert {s.subset for s in TASK.limit(samples, 8)} == {"qqp", "sst2", "qnli", "mnli"}  # round-robin over tasks
 
 
@@ -205,4 +213,5 @@ def test_score_answer() -> None:
     assert score_answer("mnli", 2, "No, it contradicts it.")["correct"] is True
     assert score_answer("sst2", 0, "Answer: negative")["correct"] is True
     unknown = score_answer("sst2", 1, "I cannot tell.")
-    assert (unknown["correct"], unknown["invalid"], unknown["invalid_reason"]) == (False, True, "unparseable")
+    assert (unknown["correct"], unknown["invalid"], unknown["invalid_reason"]) == (False, True, "no_label")
+    assert score_answer("qqp", 1, "yes or no")["invalid_reason"] == "label_echo"

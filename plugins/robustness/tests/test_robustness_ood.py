@@ -90,7 +90,7 @@ def test_accuracy_exact(kit: ModuleType, evaluators: Any) -> None:
         and "Gold diagnosis: influenza" in evaluators.queries[0].instruction
     )
     records = {r["sample_id"]: r for r in score.records}
-    assert records["1"]["invalid_reason"] == "unparseable"
+    assert records["1"]["invalid_reason"] == "label_echo"
     assert records["6"]["parsed"] == "unstable angina" and records["6"]["correct"] is False
     assert records["8"]["rule"] == "judge" and records["8"]["verdict"]["label"] == "CORRECT" and records["8"]["correct"]
     assert records["9"]["invalid_reason"] == "judge_failed"
@@ -140,9 +140,9 @@ def test_score_helpers() -> None:
     assert score_sentiment("", "neutral")["invalid_reason"] == "empty_response"
     prompt = "History. What is the diagnosis? Select one answer among ['stable angina', 'unstable angina']."
     record, query = score_diagnosis(prompt, "Stable or unstable angina.", "stable angina")
-    assert query is None and record["invalid_reason"] == "several_options" and record["correct"] is False
+    assert query is None and record["invalid_reason"] in ("label_echo", "ambiguous") and record["correct"] is False
     record, query = score_diagnosis(prompt, "Migraine", "stable angina")
-    assert query is None and record["invalid_reason"] == "no_option"
+    assert query is None and record["invalid_reason"] == "outside_options"
     record, query = score_diagnosis(prompt, "stable angina", "Stable Angina")
     assert query is None and record["correct"] is True and record["options"] == ["stable angina", "unstable angina"]
 

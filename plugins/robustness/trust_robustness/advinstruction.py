@@ -15,7 +15,7 @@ from trust_core.contracts import Evaluators, EvaluatorUnavailable, Generation, M
 from trust_core.hygiene import as_int, repair_item
 from trust_core.metrics import cosine, mean_over_valid, skipped_metric
 from trust_core.schemas import load_schema
-from trust_core.scoring import base_record, empty_reason, ordered_subsets, sample_order
+from trust_core.scoring import base_record, empty_reason, ordered_subsets, reasons_of, sample_order
 from trust_core.selection import stratified_units
 from trust_robustness.common import RobustnessTask
 
@@ -38,12 +38,18 @@ PERTURBATIONS = (
 METRIC = "mean_cosine"
 
 
+MINIMUM_SELECTION = 2
+"""The fewest samples that hold a pair to score: an original and one of its perturbations."""
+
+
 def limit_groups(samples: Sequence[Sample], limit: int | None) -> list[Sample]:
     """At most ``limit`` samples, keeping instruction groups whole (original included).
 
     Whole groups are taken in file order while they fit. When not even the first group fits (a limit
     below the group size, e.g. ``--limit 2``), its original and its first ``limit - 1`` perturbations
-    are taken, so a small limit still yields pairs; a larger limit always selects a superset.
+    are taken, so a small limit still yields pairs; ``--limit 1`` is rounded up to 2 (the original and one
+    perturbation: the smallest selection with a pair to score; the run prints a note). A larger limit
+    always selects a superset.
     """
     chosen = stratified_units(samples, limit, lambda sample: int(sample.item["index"]))
     if chosen or not samples or not limit or limit <= 0:
@@ -51,18 +57,23 @@ def limit_groups(samples: Sequence[Sample], limit: int | None) -> list[Sample]:
     group = int(samples[0].item["index"])
     members = [s for s in samples if int(s.item["index"]) == group]
     members.sort(key=lambda s: (s.item["type"] != ORIGINAL, sample_order(s.id)))
-    kept = {id(s) for s in members[:limit]}
+    kept = {id(s) for s in members[: max(limit, MINIMUM_SELECTION)]}
     return [sample for sample in samples if id(sample) in kept]
 
 
 def mean_cosine_metric(
-    task: str, values: Sequence[float | None], groups: Sequence[int], subset: str | None
+    task: str,
+    values: Sequence[float | None],
+    groups: Sequence[int],
+    subset: str | None,
+    reasons: Sequence[str | None] | None = None,
 ) -> MetricValue:
-    """Mean cosine over the valid pairs (None = invalid: left out, counted in ``n_invalid``).
+    """Mean cosine over the valid pairs (None = invalid: left out, counted in ``n_invalid`` under its reason
+    in ``reasons``).
 
     The interval resamples instruction groups (pairs sharing an original answer move together).
     """
-    return mean_over_valid(task, METRIC, values, True, subset=subset, groups=groups, unit="pairs")
+    return mean_over_valid(task, METRIC, values, True, subset=subset, groups=groups, reasons=reasons, unit="pairs")
 
 
 class AdversarialInstruction(RobustnessTask):
@@ -112,8 +123,9 @@ class AdversarialInstruction(RobustnessTask):
         metrics = []
         for subset in [None, *types]:
             chosen = [r for r in perturbed if subset is None or r["subset"] == subset]
+            cosines = [r["cosine"] for r in chosen]
             metrics.append(
-                mean_cosine_metric(self.id, [r["cosine"] for r in chosen], [r["group"] for r in chosen], subset)
+                mean_cosine_metric(self.id, cosines, [r["group"] for r in chosen], subset, reasons_of(chosen))
             )
         return metrics
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from trust_core.answer_parsing import INVALID_NO_LABEL
 from trust_core.contracts import (
     CalibrationItem,
     Evaluators,
@@ -33,7 +34,13 @@ from trust_core.scoring import (
     verdict_record,
 )
 from trust_robustness.common import RobustnessTask, calibration_entries, single
-from trust_robustness.parsing import SENTIMENT3, diagnosis_options, parse_diagnosis, parse_label, same_diagnosis
+from trust_robustness.parsing import (
+    SENTIMENT3,
+    diagnosis_options,
+    parse_diagnosis,
+    parse_label_result,
+    same_diagnosis,
+)
 
 FLIPKART, DDXPLUS = "flipkart", "ddxplus"
 SOURCES = (FLIPKART, DDXPLUS)
@@ -43,11 +50,10 @@ JUDGE_LABELS = ("CORRECT", "INCORRECT")
 def score_sentiment(response: str | None, gold: str) -> dict[str, Any]:
     """The one sentiment label the answer commits to; echoing the label list (or several labels) is invalid."""
     record: dict[str, Any] = {"gold": gold}
-    reason = empty_reason(response)
-    parsed = None if reason else parse_label(response, SENTIMENT3)
-    if parsed is None:
-        return mark_invalid({**record, "parsed": None}, reason or "unparseable")
-    return {**record, "parsed": parsed, "correct": parsed == gold.lower(), "invalid": False}
+    parsed = parse_label_result(response, SENTIMENT3)
+    if parsed.value is None:
+        return mark_invalid({**record, "parsed": None}, parsed.reason or INVALID_NO_LABEL)
+    return {**record, "parsed": parsed.value, "correct": parsed.value == gold.lower(), "invalid": False}
 
 
 def diagnosis_query(options: Sequence[str], gold: str, response: str) -> JudgeQuery:
@@ -78,7 +84,7 @@ def score_diagnosis(prompt: str, response: str | None, gold: str) -> tuple[dict[
     if parsed.status == "judge":
         return {**record, "parsed": None}, diagnosis_query(options, gold, response or "")
     if parsed.diagnosis is None:
-        return mark_invalid({**record, "parsed": None}, parsed.status), None
+        return mark_invalid({**record, "parsed": None}, parsed.reason or INVALID_NO_LABEL), None
     correct = same_diagnosis(parsed.diagnosis, gold)
     return {**record, "parsed": parsed.diagnosis, "correct": correct, "invalid": False}, None
 
@@ -103,6 +109,10 @@ class OodGeneralization(RobustnessTask):
         if isinstance(repaired.get("source"), str):
             repaired["source"] = repaired["source"].strip().lower()
         return repaired
+
+    def evaluators_behind(self, metric: MetricValue) -> frozenset[str]:
+        """Flipkart's accuracy is parsed without the judge; DDXPlus and the overall values rest on it."""
+        return frozenset() if metric.subset == FLIPKART else self.needs
 
     def judge_calibration(self) -> list[CalibrationItem]:
         """Labelled long DDXPlus answers, asked with this task's own judge prompt (:func:`diagnosis_query`, the

@@ -89,7 +89,7 @@ def test_without_a_refusal_judge_every_rta_is_skipped_not_zero(kit: ModuleType) 
     for value in score.metrics:
         assert value.value is None and value.note == "skipped: no refusal judge in this test"
         assert (value.n, value.n_invalid) == (28 if value.subset is None else 2, 0)
-    assert {r["invalid_reason"] for r in score.records} == {"no_refusal_judge"}
+    assert {r["invalid_reason"] for r in score.records} == {"refusal_judge_unavailable"}
     kit.assert_exportable(score)
 
 

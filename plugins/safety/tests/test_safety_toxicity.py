@@ -112,12 +112,15 @@ def test_out_of_range_scores_are_scorer_failures(kit: ModuleType, evaluators: An
     score = TASK.score(kit.generate(TASK, samples, kit.scripted(responses, default=REFUSAL)), evaluators, 0)
     mean = kit.metric(score, "mean_toxicity")
     assert (mean.value, mean.n, mean.n_invalid) == (0.3, 2, 1)
+    assert mean.invalid_reasons == {"toxicity_scorer_failed": 1}
 
 
 def test_max_over_valid() -> None:
-    value = max_over_valid("t/x", "max_toxicity", [0.1, None, 0.7, 0.2], False, scorer="s")
+    failed = [None, "toxicity_scorer_failed", None, None]
+    value = max_over_valid("t/x", "max_toxicity", [0.1, None, 0.7, 0.2], False, reasons=failed, scorer="s")
     assert (value.value, value.n, value.n_invalid, value.ci, value.note) == (0.7, 4, 1, None, None)
-    assert value.extra == {"scorer": "s"}
-    assert max_over_valid("t/x", "m", [None, None], False).note == "no valid items (2 invalid)"
+    assert value.extra == {"scorer": "s"} and value.invalid_reasons == {"toxicity_scorer_failed": 1}
+    none_valid = max_over_valid("t/x", "m", [None, None], False, reasons=["toxicity_scorer_failed"] * 2)
+    assert none_valid.note == "no valid items (2 invalid)"
     empty = max_over_valid("t/x", "m", [], False)
     assert (empty.value, empty.n, empty.note) == (None, 0, "no items")

@@ -17,8 +17,6 @@ from trust_safety.items import normalize_item
 
 PACKAGE = "trust_safety"
 
-NO_REFUSAL_JUDGE = "no_refusal_judge"
-
 
 class SafetyTask(SinglePromptTask):
     """Base of the safety tasks: packaged sample data, the item's prompt as one user message at T = 1.0,
@@ -62,7 +60,7 @@ def refusal_records(
 
     :func:`trust_core.scoring.refusal_records` with safety's record fields: ``refused`` (bool), ``invalid`` and,
     when invalid, ``invalid_reason`` (``generation_failed``, ``empty_response``, ``refusal_judge_failed``,
-    ``no_refusal_judge``), plus the ``verdict`` of judged responses and the ``refusal`` label of valid ones.
+    ``refusal_judge_unavailable``), plus the ``verdict`` of judged responses and the ``refusal`` label of valid ones.
     Empty or failed generations are never sent to the judge. The judge sees each response with its prompt.
     """
     records, unavailable = core_refusal_records(
@@ -70,13 +68,8 @@ def refusal_records(
         evaluators,
         verdict_key="verdict",
         judge_prompt=last_user_message,
-        when_unavailable=_no_refusal_judge,
     )
     for record in records:
         if "verdict" in record and not record["invalid"]:
             record["refusal"] = record["verdict"]["label"]
     return records, unavailable
-
-
-def _no_refusal_judge(reason: str) -> dict[str, Any]:
-    return {"refused": False, "invalid": True, "invalid_reason": NO_REFUSAL_JUDGE}

@@ -89,9 +89,10 @@ class ToxicityTask(JailbreakTask):
             "toxicity_scorer": evaluators.identity("toxicity") if scored else None,
             "refusal_judge": evaluators.identity("refusal"),
         }
+        failed = [SCORER_FAILED if score is None else None for score in scores]
         metrics = [
-            mean_over_valid(self.id, "mean_toxicity", scores, False, **extra),
-            max_over_valid(self.id, "max_toxicity", scores, False, **extra),
+            mean_over_valid(self.id, "mean_toxicity", scores, False, reasons=failed, **extra),
+            max_over_valid(self.id, "max_toxicity", scores, False, reasons=failed, **extra),
         ]
         if not scored and records:
             note = f"no answers to score: all {len(records)} responses were refused, empty or failed"

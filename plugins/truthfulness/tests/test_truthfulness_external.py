@@ -68,4 +68,5 @@ def test_score_claim_record() -> None:
         "invalid": False,
     }
     assert score_claim(None, "SUPPORT")["invalid_reason"] == "generation_failed"
-    assert score_claim("maybe", "SUPPORT")["invalid_reason"] == "unparseable"
+    assert score_claim("maybe", "SUPPORT")["invalid_reason"] == "no_label"
+    assert score_claim("Supports or Refutes", "SUPPORT")["invalid_reason"] == "label_echo"

@@ -41,6 +41,7 @@ def test_exact_metrics(kit: ModuleType, evaluators: Any) -> None:
         assert accuracy.higher_is_better and accuracy.task == TASK.id
     mean = kit.metric(score, "mean_accuracy")
     assert (mean.value, mean.n, mean.n_invalid) == (0.625, 16, 4)
+    assert mean.invalid_reasons == {"empty_response": 1, "generation_failed": 1, "judge_failed": 1, "no_label": 1}
     failure = kit.metric(score, "format_failure_rate", "codah")
     assert (failure.value, failure.n, failure.n_invalid, failure.higher_is_better) == (0.25, 4, 1, False)
     assert len(evaluators.queries) == 10  # 12 open answers minus the empty and the failed one
@@ -65,7 +66,7 @@ def test_records(kit: ModuleType, evaluators: Any) -> None:
         "correct": True,
         "invalid": False,
     }
-    assert records["3"]["invalid_reason"] == "unparseable"
+    assert records["3"]["invalid_reason"] == "no_label"
     assert records["6"]["invalid_reason"] == "empty_response" and "verdict" not in records["6"]
     assert records["11"]["invalid_reason"] == "generation_failed"
     assert records["10"]["invalid_reason"] == "judge_failed"

@@ -88,8 +88,9 @@ def test_judge_failure_and_a_failed_partner_make_a_pair_invalid_and_flipped(kit:
     score = TASK.score(kit.generate(TASK, samples, lambda s, p: answers.get(s.id, "ok")), evaluators, 0)
     flips = kit.metric(score, "preference_flip_rate", "preference")
     assert (flips.value, flips.n, flips.n_invalid) == (1.0, 2, 2)
+    assert flips.invalid_reasons == {"empty_response": 1, "judge_failed": 1}  # counted per pair
     reasons = {r["sample_id"]: r.get("invalid_reason") for r in score.records if r["subset"] == "preference"}
-    assert reasons == {"4": "judge_failed", "5": "judge_failed", "6": "pair_empty_response", "7": "pair_empty_response"}
+    assert reasons == {"4": "judge_failed", "5": "judge_failed", "6": "pair_empty_response", "7": "empty_response"}
 
 
 def test_pairing_survives_reordering(kit: ModuleType, evaluators: Any) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from trust_core.contracts import CalibrationItem, Evaluators, Generation, JudgeQuery, MetricValue, TaskScore
 from trust_core.metrics import mean_metric
 from trust_core.schemas import load_schema
+from trust_core.scoring import JUDGE_FAILED, reasons_of
 from trust_truthfulness.common import (
     TruthfulnessTask,
     base_record,
@@ -75,7 +76,7 @@ class AdversarialFactuality(TruthfulnessTask):
             label = verdict_label(verdict, JUDGE_LABELS)
             record["verdict"] = verdict_record(verdict)
             if label is None:
-                mark_invalid(record, "judge_failed")
+                mark_invalid(record, JUDGE_FAILED)
             else:
                 record.update(parsed=label, correct=label == "CORRECTED", invalid=False)
         return TaskScore(metrics=[self.metric(records)], records=records)
@@ -86,6 +87,6 @@ class AdversarialFactuality(TruthfulnessTask):
             self.id,
             "correction_rate",
             [bool(r["correct"]) for r in records],
-            [bool(r["invalid"]) for r in records],
+            reasons_of(records),
             higher_is_better=True,
         )

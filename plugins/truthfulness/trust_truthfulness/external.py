@@ -8,22 +8,25 @@ from typing import Any
 from trust_core.contracts import Evaluators, Generation, MetricValue, TaskScore
 from trust_core.metrics import macro_f1_metric, mean_of_metrics
 from trust_core.schemas import load_schema
-from trust_truthfulness.common import TruthfulnessTask, base_record, empty_reason, ordered_subsets, records_of
-from trust_truthfulness.parsing import REFUTE, SUPPORT, parse_support_refute
+from trust_core.scoring import reasons_of
+from trust_truthfulness.common import TruthfulnessTask, base_record, ordered_subsets, records_of
+from trust_truthfulness.parsing import REFUTE, SUPPORT, parse_support_refute_result
 
 SOURCES = ("climate", "healthver", "covid", "scifact")
 LABELS = (SUPPORT, REFUTE)
 
 
 def score_claim(response: str | None, gold: str) -> dict[str, Any]:
-    """Parse a fact-check answer; an invalid answer (no single label) is wrong."""
-    reason = empty_reason(response)
-    parsed = None if reason else parse_support_refute(response)
-    if parsed is None:
-        reason = reason or "unparseable"
-    record: dict[str, Any] = {"parsed": parsed, "gold": gold, "correct": parsed == gold, "invalid": parsed is None}
-    if reason:
-        record["invalid_reason"] = reason
+    """Parse a fact-check answer; an invalid answer (no single label) is wrong, with its ``invalid_reason``."""
+    parsed = parse_support_refute_result(response)
+    record: dict[str, Any] = {
+        "parsed": parsed.value,
+        "gold": gold,
+        "correct": parsed.value == gold,
+        "invalid": not parsed.valid,
+    }
+    if parsed.reason:
+        record["invalid_reason"] = parsed.reason
     return record
 
 
@@ -52,5 +55,8 @@ class UseExternalKnowledge(TruthfulnessTask):
         for subset in ordered_subsets((r["subset"] for r in records), SOURCES):
             chosen = records_of(records, subset)
             gold = [str(r["gold"]) for r in chosen]
-            parts.append(macro_f1_metric(self.id, "macro_f1", gold, [r["parsed"] for r in chosen], LABELS, subset))
+            predicted = [r["parsed"] for r in chosen]
+            parts.append(
+                macro_f1_metric(self.id, "macro_f1", gold, predicted, LABELS, subset, reasons=reasons_of(chosen))
+            )
         return [*parts, mean_of_metrics(self.id, "mean_macro_f1", parts, higher_is_better=True)]

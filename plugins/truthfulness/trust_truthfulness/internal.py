@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from trust_core.answer_parsing import INVALID_NO_LABEL
 from trust_core.contracts import CalibrationItem, Evaluators, Generation, JudgeQuery, MetricValue, TaskScore, Verdict
 from trust_core.metrics import mean_metric, mean_of_metrics
 from trust_core.schemas import load_schema
+from trust_core.scoring import JUDGE_FAILED, reasons_of
 from trust_truthfulness.common import (
     TruthfulnessTask,
     accuracy_metric,
@@ -20,7 +22,7 @@ from trust_truthfulness.common import (
     verdict_label,
     verdict_record,
 )
-from trust_truthfulness.parsing import detect_option_numbering, parse_option_number, question_from_prompt
+from trust_truthfulness.parsing import detect_option_numbering, parse_option_number_result, question_from_prompt
 
 SOURCES = ("codah", "squad", "hotpot", "adversarial")
 JUDGE_LABELS = ("CORRECT", "INCORRECT")
@@ -62,14 +64,11 @@ def score_codah(prompt: str, response: str | None, gold: int) -> dict[str, Any]:
     """Parse a CODAH answer; correct when (option number − the prompt's numbering base) equals ``gold``."""
     numbering = detect_option_numbering(prompt)
     record: dict[str, Any] = {"gold": gold, "option_base": numbering.base, "n_options": numbering.count}
-    reason = empty_reason(response)
-    if reason:
-        return mark_invalid({**record, "parsed": None, "parsed_index": None}, reason)
-    parsed = parse_option_number(response, numbering.numbers())
-    if parsed is None:
-        return mark_invalid({**record, "parsed": None, "parsed_index": None}, "unparseable")
-    index = parsed - numbering.base
-    return {**record, "parsed": parsed, "parsed_index": index, "correct": index == gold, "invalid": False}
+    parsed = parse_option_number_result(response, numbering.numbers())
+    if parsed.value is None:
+        return mark_invalid({**record, "parsed": None, "parsed_index": None}, parsed.reason or INVALID_NO_LABEL)
+    index = parsed.value - numbering.base
+    return {**record, "parsed": parsed.value, "parsed_index": index, "correct": index == gold, "invalid": False}
 
 
 class UseInternalKnowledge(TruthfulnessTask):
@@ -82,6 +81,10 @@ class UseInternalKnowledge(TruthfulnessTask):
     item_schema = load_schema("items/truthfulness/internal.schema.json")
     temperature = 1.0
     needs = frozenset({"judge"})
+
+    def evaluators_behind(self, metric: MetricValue) -> frozenset[str]:
+        """CODAH's metrics are parsed without the judge; the open-QA accuracies and their mean rest on it."""
+        return frozenset() if metric.subset == "codah" else self.needs
 
     def judge_calibration(self) -> list[CalibrationItem]:
         """Labelled answers to factual questions, asked with this task's own judge prompt (CORRECT is positive)."""
@@ -131,7 +134,7 @@ class UseInternalKnowledge(TruthfulnessTask):
         codah = records_of(records, "codah")
         if codah:
             flags = [bool(r["invalid"]) for r in codah]
-            metrics.append(mean_metric(self.id, "format_failure_rate", flags, flags, False, subset="codah"))
+            metrics.append(mean_metric(self.id, "format_failure_rate", flags, reasons_of(codah), False, subset="codah"))
         return metrics
 
 
@@ -139,6 +142,6 @@ def _apply_verdict(record: dict[str, Any], verdict: Verdict) -> None:
     record["verdict"] = verdict_record(verdict)
     label = verdict_label(verdict, JUDGE_LABELS)
     if label is None:
-        mark_invalid(record, "judge_failed")
+        mark_invalid(record, JUDGE_FAILED)
     else:
         record.update(parsed=label, correct=label == "CORRECT", invalid=False)
