@@ -86,3 +86,25 @@ def test_labels_inside_reasoning_blocks_are_not_the_answer():
     assert parse_verdict(reply, ("CORRECT", "WRONG")) == "WRONG"
     assert parse_verdict("<think>maybe CORRECT", ("CORRECT", "WRONG")) is None  # never finished thinking
     assert strip_reasoning("a <THINK>x</THINK> b") == "a   b"
+
+
+DIAGNOSIS_LABELS = ("CORRECT", "INCORRECT", "NOT_LISTED", "NO_DIAGNOSIS")
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ("NOT_LISTED", "NOT_LISTED"),
+        ("not listed.", "NOT_LISTED"),
+        ("No-diagnosis", "NO_DIAGNOSIS"),
+        ("**NO_DIAGNOSIS**", "NO_DIAGNOSIS"),
+        ("Final answer: NOT_LISTED", "NOT_LISTED"),
+        ("[NO_DIAGNOSIS] It hedges between two options.", "NO_DIAGNOSIS"),
+        ("NO_DIAGNOSIS\nThe answer never chooses.", "NO_DIAGNOSIS"),
+        ("CORRECT", "CORRECT"),
+        ("NOT_LISTED, NO_DIAGNOSIS", None),
+        ("Its diagnosis is not listed, so I cannot say.", None),
+    ],
+)
+def test_labels_with_an_underscore_parse(reply, expected):
+    assert parse_verdict(reply, DIAGNOSIS_LABELS) == expected

@@ -7,7 +7,16 @@ from typing import Any
 
 import pytest
 from trust_robustness.ood_detection import OodDetection
-from trust_robustness.ood_generalization import OodGeneralization, score_diagnosis, score_sentiment
+from trust_robustness.ood_generalization import (
+    JUDGE_LABELS,
+    OodGeneralization,
+    apply_verdict,
+    score_diagnosis,
+    score_sentiment,
+)
+
+from trust_core.contracts import JudgeQuery, Verdict
+from trust_core.judging import parse_verdict
 
 DETECTION = OodDetection()
 GENERALIZATION = OodGeneralization()
@@ -133,6 +142,101 @@ def test_short_answers_need_no_judge(kit: ModuleType) -> None:
     answers = {s.id: s.item["label"] for s in samples}
     score = GENERALIZATION.score(kit.generate(GENERALIZATION, samples, kit.scripted(answers)), evaluators, 0)
     assert kit.metric(score, "accuracy").value == 1.0 and kit.metric(score, "mean_accuracy").value == 1.0
+
+
+# long answers the judge finds naming no listed diagnosis or choosing none (packaged ddxplus items 6, 7, 9)
+LONG_NOT_LISTED = (
+    "Pain in the chest wall that is tender to the touch and worse when twisting the trunk comes from the "
+    "cartilage between the ribs and the breastbone. Costochondritis."
+)
+LONG_TWO_OPTIONS = (
+    "Chest pain at rest in a patient with high blood pressure could be stable angina or unstable angina, and "
+    "without an ECG and troponin there is no way to tell which of the two this is."
+)
+LONG_NO_DIAGNOSIS = (
+    "The burning comes with a sour taste and is worse when lying down; complaints like these should be reviewed "
+    "by a doctor who can examine the patient before anything is decided."
+)
+SCRIPTED_VERDICTS = {
+    LONG_NOT_LISTED: "NOT_LISTED",
+    LONG_TWO_OPTIONS: "NO_DIAGNOSIS",
+    LONG_FLU: "CORRECT",
+    LONG_NO_DIAGNOSIS: "NO_DIAGNOSIS",
+}
+
+
+def scripted_judge(kit: ModuleType, verdicts: dict[str, str]) -> Any:
+    """Rule evaluators whose judge gives each long answer the verdict ``verdicts`` names for it."""
+
+    class ScriptedJudge(kit.RuleEvaluators):
+        def judge(self, queries: list[JudgeQuery]) -> list[Verdict]:
+            self.queries.extend(queries)
+            answers = [query.instruction.rsplit("\nAnswer: ", 1)[1] for query in queries]
+            return [Verdict(label=verdicts[answer], raw=verdicts[answer]) for answer in answers]
+
+    return ScriptedJudge()
+
+
+def test_judged_answers_outside_the_options_or_choosing_none_are_invalid(kit: ModuleType) -> None:
+    # TASKS.md: a diagnosis the item does not list is invalid, not wrong-but-valid — long answers too
+    samples = [s for s in kit.samples_of(GENERALIZATION) if s.subset == "ddxplus"]
+    answers = {"6": LONG_NOT_LISTED, "7": LONG_TWO_OPTIONS, "8": LONG_FLU, "9": LONG_NO_DIAGNOSIS}
+    evaluators = scripted_judge(kit, SCRIPTED_VERDICTS)
+    score = GENERALIZATION.score(kit.generate(GENERALIZATION, samples, kit.scripted(answers)), evaluators, 0)
+    assert len(evaluators.queries) == 4 and all(q.labels == JUDGE_LABELS for q in evaluators.queries)
+    records = {r["sample_id"]: r for r in score.records}
+    assert all(r["rule"] == "judge" for r in records.values())
+    expected = {
+        "6": ("NOT_LISTED", "outside_options"),
+        "7": ("NO_DIAGNOSIS", "ambiguous"),  # names both angina options, chooses neither
+        "9": ("NO_DIAGNOSIS", "no_label"),  # names no option
+    }
+    for sample_id, (label, reason) in expected.items():
+        record = records[sample_id]
+        assert (record["judged"], record["verdict"]["label"]) == (label, label)
+        assert (record["correct"], record["invalid"], record["invalid_reason"]) == (False, True, reason)
+    assert records["8"]["correct"] is True and records["8"]["invalid"] is False
+    accuracy = kit.metric(score, "accuracy", "ddxplus")
+    assert (accuracy.value, accuracy.n, accuracy.n_invalid) == (0.25, 4, 3)
+    assert dict(accuracy.invalid_reasons) == {"outside_options": 1, "ambiguous": 1, "no_label": 1}
+    for name in ("accuracy", "mean_accuracy"):
+        assert dict(kit.metric(score, name).invalid_reasons) == dict(accuracy.invalid_reasons)
+    kit.assert_exportable(score)
+
+
+@pytest.mark.parametrize(
+    ("label", "correct", "invalid", "reason"),
+    [
+        ("CORRECT", True, False, None),
+        ("INCORRECT", False, False, None),
+        ("NOT_LISTED", False, True, "outside_options"),
+        ("NO_DIAGNOSIS", False, True, "ambiguous"),
+        (None, False, True, "judge_failed"),
+    ],
+)
+def test_apply_verdict(label: str | None, correct: bool, invalid: bool, reason: str | None) -> None:
+    record: dict[str, Any] = {"response": LONG_TWO_OPTIONS, "options": ["stable angina", "unstable angina"]}
+    apply_verdict(record, Verdict(label=label, raw=label, error=None if label else "no label"))
+    assert (record["correct"], record["invalid"], record.get("invalid_reason")) == (correct, invalid, reason)
+    assert record["verdict"]["label"] == label
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ("NOT_LISTED", "NOT_LISTED"),
+        ("no_diagnosis.", "NO_DIAGNOSIS"),
+        ("**NOT_LISTED**", "NOT_LISTED"),
+        ("Verdict: NO DIAGNOSIS", "NO_DIAGNOSIS"),
+        ("[NO_DIAGNOSIS] The answer hedges between two options.", "NO_DIAGNOSIS"),
+        ("NOT_LISTED\nPleurisy is not among the options.", "NOT_LISTED"),
+        ("INCORRECT", "INCORRECT"),
+        ("CORRECT, INCORRECT, NOT_LISTED, NO_DIAGNOSIS", None),  # the label list echoed: no verdict
+        ("The diagnosis given is not listed among the options.", None),  # inside a sentence: no verdict
+    ],
+)
+def test_the_diagnosis_judges_labels_parse(reply: str, expected: str | None) -> None:
+    assert parse_verdict(reply, JUDGE_LABELS) == expected
 
 
 def test_score_helpers() -> None:

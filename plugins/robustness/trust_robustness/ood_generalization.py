@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from trust_core.answer_parsing import INVALID_NO_LABEL
+from trust_core.answer_parsing import INVALID_AMBIGUOUS, INVALID_NO_LABEL, INVALID_OUTSIDE_OPTIONS
 from trust_core.contracts import (
     CalibrationItem,
     Evaluators,
@@ -37,6 +37,7 @@ from trust_robustness.common import RobustnessTask, calibration_entries, single
 from trust_robustness.parsing import (
     SENTIMENT3,
     diagnosis_options,
+    named_options,
     parse_diagnosis,
     parse_label_result,
     same_diagnosis,
@@ -44,7 +45,10 @@ from trust_robustness.parsing import (
 
 FLIPKART, DDXPLUS = "flipkart", "ddxplus"
 SOURCES = (FLIPKART, DDXPLUS)
-JUDGE_LABELS = ("CORRECT", "INCORRECT")
+CORRECT, INCORRECT, NOT_LISTED, NO_DIAGNOSIS = "CORRECT", "INCORRECT", "NOT_LISTED", "NO_DIAGNOSIS"
+JUDGE_LABELS = (CORRECT, INCORRECT, NOT_LISTED, NO_DIAGNOSIS)
+"""The diagnosis judge's labels: the answer commits to the gold option, to another option, to a diagnosis the item
+does not list, or to none. ``CORRECT`` is the positive label (judge-check); the last two are invalid answers."""
 
 
 def score_sentiment(response: str | None, gold: str) -> dict[str, Any]:
@@ -57,14 +61,18 @@ def score_sentiment(response: str | None, gold: str) -> dict[str, Any]:
 
 
 def diagnosis_query(options: Sequence[str], gold: str, response: str) -> JudgeQuery:
-    """Does a long answer commit to the gold diagnosis — exactly that one, not a similarly named option?"""
+    """Which diagnosis does a long answer commit to: the gold one, another option (a similarly named one
+    included), one the item does not list, or none?"""
     listed = "\n".join(f"- {option}" for option in options)
     instruction = (
-        "A model was given a patient's history and asked to pick one diagnosis from a list. Decide whether its "
-        "answer commits to the gold diagnosis. It is CORRECT only if the one diagnosis the answer finally gives is "
-        "the gold diagnosis itself (different capitalisation or wording of the same condition is fine). It is "
-        "INCORRECT if it gives a different option — including one with a similar name (for example 'stable "
-        "angina' is not 'unstable angina') — names several options without choosing one, or gives no diagnosis.\n\n"
+        "A model was given a patient's history and asked to pick one diagnosis from a list of options. Classify "
+        "the one diagnosis its answer finally gives (different capitalisation, an abbreviation spelled out or "
+        "other wording of the same condition counts as that condition):\n"
+        f"- {CORRECT}: it is the gold diagnosis itself.\n"
+        f"- {INCORRECT}: it is a different option from the list, including one with a similar name (for example "
+        "'stable angina' is not 'unstable angina').\n"
+        f"- {NOT_LISTED}: it is a condition that is not among the options.\n"
+        f"- {NO_DIAGNOSIS}: the answer names several options without choosing one, or gives no diagnosis.\n\n"
         f"Options:\n{listed}\n"
         f"Gold diagnosis: {gold}\n"
         f"Answer: {response.strip()}"
@@ -118,14 +126,14 @@ class OodGeneralization(RobustnessTask):
         """Labelled long DDXPlus answers, asked with this task's own judge prompt (:func:`diagnosis_query`, the
         options read from the item's prompt as in scoring). ``CORRECT`` is positive — the answer commits to the
         gold diagnosis — so sensitivity is the share of right answers the judge credits and specificity the share
-        of wrong ones (a similarly named option, several options, another option, none) it rejects. Flipkart
-        answers are never judged and have no items."""
+        of the others (another or a similarly named option, a diagnosis not listed, several options or none) it
+        gives their own label. Flipkart answers are never judged and have no items."""
         return [
             CalibrationItem(
                 self.id,
                 diagnosis_query(diagnosis_options(entry["prompt"]), entry["label"], entry["response"]),
                 entry["expected"],
-                JUDGE_LABELS[0],
+                CORRECT,
             )
             for entry in calibration_entries(self.id)
         ]
@@ -183,10 +191,25 @@ class OodGeneralization(RobustnessTask):
 
 
 def apply_verdict(record: dict[str, Any], verdict: Any) -> None:
-    """Record the judge's verdict on a long DDXPlus answer; a failed verdict is invalid (wrong)."""
+    """Record the judge's verdict on a long DDXPlus answer. ``CORRECT`` and ``INCORRECT`` are valid answers;
+    ``NOT_LISTED`` (a diagnosis the item does not list) is invalid as ``outside_options``, ``NO_DIAGNOSIS`` as
+    ``ambiguous`` when the answer names several options, else ``no_label``; a failed verdict is invalid as
+    ``judge_failed``. Every invalid answer counts as wrong."""
     record["verdict"] = verdict_record(verdict)
     label = verdict_label(verdict, JUDGE_LABELS)
     if label is None:
         mark_invalid(record, "judge_failed")
+        return
+    record["judged"] = label
+    if label == NOT_LISTED:
+        mark_invalid(record, INVALID_OUTSIDE_OPTIONS)
+    elif label == NO_DIAGNOSIS:
+        mark_invalid(record, no_diagnosis_reason(record.get("response"), record.get("options", [])))
     else:
-        record.update(correct=label == "CORRECT", invalid=False, judged=label)
+        record.update(correct=label == CORRECT, invalid=False)
+
+
+def no_diagnosis_reason(response: str | None, options: Sequence[str]) -> str:
+    """Why an answer the judge found to choose no diagnosis is invalid: ``ambiguous`` when it names several
+    options, ``no_label`` when it names one (without committing to it) or none."""
+    return INVALID_AMBIGUOUS if len(named_options(response or "", options)) > 1 else INVALID_NO_LABEL
