@@ -215,3 +215,19 @@ def test_chat_template_option_applies_on_the_default_llamacpp_backend(tmp_path: 
         prompts = [row[0] for row in db.execute("SELECT rendered_prompt FROM responses")]
     assert prompts and all(p.startswith("A chat between a curious user") for p in prompts), prompts
     assert not any("<|im_start|>" in p for p in prompts)
+
+
+def test_threads_default_to_half_the_cpus_and_follow_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from trust_core.errors import UserError
+    from trust_llamacpp.backend import THREADS_ENV, LlamaCppBackend
+
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    assert LlamaCppBackend._threads() == 4
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    assert LlamaCppBackend._threads() == 1
+    monkeypatch.setenv(THREADS_ENV, "3")
+    assert LlamaCppBackend._threads() == 3
+    monkeypatch.setenv(THREADS_ENV, "zero")
+    with pytest.raises(UserError, match=THREADS_ENV):
+        LlamaCppBackend._threads()
