@@ -218,8 +218,9 @@ def test_chat_template_option_applies_on_the_default_llamacpp_backend(tmp_path: 
 
 
 def test_threads_default_to_half_the_cpus_and_follow_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from trust_core.errors import UserError
     from trust_llamacpp.backend import THREADS_ENV, LlamaCppBackend
+
+    from trust_core.errors import UserError
 
     monkeypatch.delenv(THREADS_ENV, raising=False)
     monkeypatch.setattr("os.cpu_count", lambda: 8)
