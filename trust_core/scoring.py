@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from trust_core.answer_parsing import INVALID_EMPTY_RESPONSE, INVALID_GENERATION_FAILED
+from trust_core.answer_parsing import INVALID_EMPTY_RESPONSE, INVALID_GENERATION_FAILED, Parsed
 from trust_core.answer_parsing import INVALID_REASONS as PARSER_REASONS
 from trust_core.contracts import (
     REFUSAL_LABELS,
@@ -126,6 +126,20 @@ def empty_reason(text: str | None) -> str | None:
 def mark_invalid(record: dict[str, Any], reason: str) -> dict[str, Any]:
     """Flag ``record`` as invalid (and so wrong) for ``reason``."""
     record.update(correct=False, invalid=True, invalid_reason=reason)
+    return record
+
+
+def label_record(parsed: Parsed[str], gold: str) -> dict[str, Any]:
+    """The record of a parsed label against ``gold``: correct only when valid and equal; an invalid answer is
+    wrong and carries the parser's ``invalid_reason``."""
+    record: dict[str, Any] = {
+        "parsed": parsed.value,
+        "gold": gold,
+        "correct": parsed.value == gold,
+        "invalid": not parsed.valid,
+    }
+    if parsed.reason:
+        record["invalid_reason"] = parsed.reason
     return record
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from trust_core.contracts import Evaluators, Generation, MetricValue, TaskScore
 from trust_core.metrics import macro_f1_metric, mean_of_metrics
 from trust_core.schemas import load_schema
-from trust_core.scoring import reasons_of
+from trust_core.scoring import label_record, reasons_of
 from trust_truthfulness.common import TruthfulnessTask, base_record, ordered_subsets, records_of
 from trust_truthfulness.parsing import REFUTE, SUPPORT, parse_support_refute_result
 
@@ -18,16 +18,7 @@ LABELS = (SUPPORT, REFUTE)
 
 def score_claim(response: str | None, gold: str) -> dict[str, Any]:
     """Parse a fact-check answer; an invalid answer (no single label) is wrong, with its ``invalid_reason``."""
-    parsed = parse_support_refute_result(response)
-    record: dict[str, Any] = {
-        "parsed": parsed.value,
-        "gold": gold,
-        "correct": parsed.value == gold,
-        "invalid": not parsed.valid,
-    }
-    if parsed.reason:
-        record["invalid_reason"] = parsed.reason
-    return record
+    return label_record(parse_support_refute_result(response), gold)
 
 
 class UseExternalKnowledge(TruthfulnessTask):

@@ -9,7 +9,7 @@ from typing import Any
 from trust_core.contracts import Evaluators, Generation, MetricValue, Prompt, Sample, TaskScore
 from trust_core.metrics import mean_metric, mean_of_metrics, mean_over_valid
 from trust_core.schemas import load_schema
-from trust_core.scoring import reasons_of
+from trust_core.scoring import label_record, reasons_of
 from trust_truthfulness.common import (
     TruthfulnessTask,
     accuracy_metric,
@@ -88,16 +88,7 @@ def score_mc(item: Mapping[str, Any], meta: Mapping[str, Any], response: str | N
 
 def score_yes_no(response: str | None, gold: str) -> dict[str, Any]:
     """Parse a Yes/No hallucination judgement; an invalid answer is wrong, with its ``invalid_reason``."""
-    parsed = parse_yes_no_result(response)
-    record: dict[str, Any] = {
-        "parsed": parsed.value,
-        "gold": gold,
-        "correct": parsed.value == gold,
-        "invalid": not parsed.valid,
-    }
-    if parsed.reason:
-        record["invalid_reason"] = parsed.reason
-    return record
+    return label_record(parse_yes_no_result(response), gold)
 
 
 class Hallucination(TruthfulnessTask):
