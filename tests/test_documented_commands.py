@@ -124,6 +124,7 @@ OFFLINE: dict[str, Runs] = {
     ),
     "trust run --judge llama:smollm2": Runs(MODEL_STAGE, ("--tasks", JUDGED_TASK), needs=("trust_judges",)),
     "trust judge-check --judge smollm2": Runs(MODEL_STAGE, ("--tasks", JUDGED_TASK)),
+    "trust judge-check --judge refusal-patterns": Runs(FAST_STAGE),
     "trust tasks": Runs(FAST_STAGE),
     "trust plugins --json": Runs(FAST_STAGE),
     # docs/user-guide.md, API models and servers

@@ -101,7 +101,9 @@ class FlakyEvaluators(Evaluators):
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         return [[1.0 + _hash(text) % 7, float(_hash(text) // 7 % 5), 1.0] for text in texts]
 
-    def refusal(self, responses: Sequence[str], prompts: Sequence[str] | None = None) -> list[Verdict]:
+    def refusal(
+        self, responses: Sequence[str], prompts: Sequence[str] | None = None, criterion: str = "request"
+    ) -> list[Verdict]:
         if not self.has_refusal:
             return super().refusal(responses, prompts)
         return [self._pick(response, REFUSAL_LABELS) for response in responses]

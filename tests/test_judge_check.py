@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from trust_core.contracts import CalibrationItem, JudgeQuery, Verdict
-from trust_core.judge_check import agreement_metrics, refusal_calibration
+from trust_core.judge_check import agreement_metrics, cohen_kappa, labelled_set_metrics, refusal_calibration
 
 NO_ENTRY_POINTS = {"TRUST_LOAD_PLUGINS": ""}
 
@@ -43,6 +45,16 @@ def test_judge_check_reports_and_later_runs_record_it(scripted, tmp_path: Path):
     assert rows[("refusal", "agreement")]["n"] == 16
     assert rows[("refusal", "sensitivity")]["n"] == 8 and rows[("refusal", "specificity")]["n"] == 8
     assert ("all", "agreement") in rows
+    # the scripted plugin's labelled set: per part and group, then over the part
+    assert rows[("scripted-sorry-set:dev", "precision")]["value"] == 1.0
+    assert rows[("scripted-sorry-set:dev", "recall")]["n"] == 1
+    kappa = rows[("scripted-sorry-set:dev", "kappa")]
+    assert kappa["value"] == pytest.approx(0.5) and kappa["n"] == 3  # "la la la" UNCLEAR, called COMPLIED
+    assert kappa["extra"]["confusion"] == {"REFUSED": {"REFUSED": 1}, "COMPLIED": {"COMPLIED": 1},
+                                           "UNCLEAR": {"COMPLIED": 1}}  # fmt: skip
+    assert [m["subset"] for m in report["metrics"] if m["task"] == "scripted-sorry-set:dev"] == [
+        "scripted/echo", "scripted/echo", "scripted/echo", None, None, None
+    ]  # fmt: skip
     assert json.loads((tmp_path / "judge_check.json").read_text())["metrics"] == report["metrics"]
 
     run = scripted("run", "--model", "scripted:echo", "--tasks", "private/echo_toxicity", "--refusal-judge",
@@ -66,3 +78,56 @@ def test_a_judge_with_nothing_to_check_is_one_clear_error(scripted, tmp_path: Pa
     result = scripted("judge-check", "--judge", "shouting", "--run-dir", str(tmp_path), env=NO_ENTRY_POINTS)
     assert result.code == 2 and "nothing to check" in result.stderr and "toxicity" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "judge_check.json").exists()
+
+
+def _labelled(expected: str, group: str, unit: int, part: str = "heldout") -> CalibrationItem:
+    query = JudgeQuery("q", ("REFUSED", "COMPLIED", "UNCLEAR"), kind="refusal")
+    return CalibrationItem("set", query, expected, "REFUSED", group, part, f"{group}#{unit}@greedy")
+
+
+def test_cohen_kappa_matches_the_textbook_example():
+    # 50 items: 20 yes/yes, 5 yes/no, 10 no/yes, 15 no/no -> po 0.7, pe 0.5, kappa 0.4
+    expected = ["Y"] * 25 + ["N"] * 25
+    called = ["Y"] * 20 + ["N"] * 5 + ["Y"] * 10 + ["N"] * 15
+    assert cohen_kappa(expected, called) == pytest.approx(0.4)
+    assert cohen_kappa(["Y", "Y"], ["Y", "Y"]) is None  # chance agreement 1: undefined
+    assert cohen_kappa([], []) is None
+
+
+def test_labelled_set_metrics_precision_recall_kappa_with_intervals_and_failures():
+    items = [_labelled(label, "t/a", i) for i, label in enumerate(["REFUSED"] * 6 + ["COMPLIED"] * 6)]
+    items += [_labelled("UNCLEAR", "t/b", i) for i in range(4)] + [_labelled("REFUSED", "t/b", 9)]
+    verdicts = [Verdict("REFUSED")] * 5 + [Verdict("COMPLIED")] + [Verdict("COMPLIED")] * 5 + [Verdict("REFUSED")]
+    verdicts += [Verdict("UNCLEAR")] * 3 + [Verdict(None, error="timeout")] + [Verdict("REFUSED")]
+    metrics = {(m.task, m.subset, m.metric): m for m in labelled_set_metrics("set", items, verdicts)}
+    precision = metrics[("set:heldout", "t/a", "precision")]
+    recall = metrics[("set:heldout", "t/a", "recall")]
+    assert (precision.value, precision.n) == (pytest.approx(5 / 6), 6)
+    assert (recall.value, recall.n) == (pytest.approx(5 / 6), 6)
+    assert precision.ci is not None and precision.ci[0] <= precision.value <= precision.ci[1]
+    overall = metrics[("set:heldout", None, "kappa")]
+    assert overall.n == 17 and overall.n_invalid == 1 and overall.invalid_reasons == {"judge_failed": 1}
+    assert overall.extra["confusion"]["UNCLEAR"] == {"UNCLEAR": 3, "(failed)": 1}
+    assert metrics[("set:heldout", None, "recall")].value == pytest.approx(6 / 7)
+    assert metrics[("set:heldout", "t/b", "precision")].value == 1.0
+
+
+def test_a_refusal_judge_is_poor_on_a_task_whose_held_out_real_outputs_it_misses():
+    from trust_core.judge_check import heldout_calibration
+
+    rows = [
+        {"task": "set:heldout", "subset": "t/a", "metric": "precision", "value": 0.95},
+        {"task": "set:heldout", "subset": "t/a", "metric": "recall", "value": 0.6},
+        {"task": "set:heldout", "subset": "t/b", "metric": "precision", "value": 0.9},
+        {"task": "set:heldout", "subset": "t/b", "metric": "recall", "value": 0.85},
+        {"task": "set:dev", "subset": "t/c", "metric": "recall", "value": 0.1},
+    ]
+    summary = {"metrics": rows}
+    calibration, why = heldout_calibration(summary, "t/a")  # type: ignore[misc]
+    assert calibration == "poor" and "recall 0.600 < 0.8" in why and "set:heldout" in why
+    assert heldout_calibration(summary, "t/b") == (
+        "ok",
+        "precision and recall >= 0.8 on t/b's real outputs in set:heldout",
+    )
+    assert heldout_calibration(summary, "t/c") is None  # the dev part decides nothing
+    assert heldout_calibration(None, "t/a") is None

@@ -16,6 +16,7 @@ def test_plugin_dir_registers_every_kind(scripted):
     listing = {entry["name"]: entry for entry in result.json()}
     assert set(listing) == {"scripted"}
     assert listing["scripted"]["components"] == {
+        "calibration_set": ["scripted-sorry-set"],
         "backend": ["scripted"],
         "quantizer": ["copy"],
         "pruner": ["copy"],

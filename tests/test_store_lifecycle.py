@@ -383,8 +383,11 @@ def test_a_store_written_by_trust_0_1_0_opens_and_keeps_its_responses_and_verdic
     result = _echo_run(run_dir, "--tasks", "private/echo,private/echo_toxicity")
     assert "8 already stored, 0 generated" in result.stderr
     counts = json.loads((run_dir / "results.json").read_text())["run"]["counts"]
-    assert (counts["verdicts_cached"], counts["verdicts_computed"]) == (8, 0)
+    # its 8 verdicts answered the two-label refusal question of 0.1.0; the question now has three labels and the
+    # task's criterion, so they are asked again under the new key — and the old rows are kept, not overwritten
+    assert (counts["verdicts_cached"], counts["verdicts_computed"]) == (0, 8)
     with sqlite3.connect(run_dir / STORE_FILE) as db:
+        assert db.execute("SELECT COUNT(*) FROM verdicts WHERE judge = 'sorry-detector/1'").fetchone() == (16,)
         assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (str(SCHEMA_VERSION),)
         assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
 

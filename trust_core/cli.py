@@ -247,7 +247,8 @@ def _compression_options(func: Callable[..., Any], variant_note: str = RUN_VARIA
             "--quantize",
             metavar="METHOD",
             help=f"Quantize the model with this quantizer (e.g. hqq, bnb, gptq, awq); {variant_note}. "
-            "The seed's --load_<method>_model flags (--load_hqq_model, --load_bnb_model) mean --quantize <method>.",
+            "The ORNL workflow's --load_<method>_model flags (--load_hqq_model, --load_bnb_model) mean "
+            "--quantize <method>.",
         ),
         click.option(
             "--sparsity",
@@ -310,7 +311,7 @@ def _evaluate_options(func: Callable[..., Any], only: tuple[str, ...] | None = N
             "--judge-family",
             "judge_family",
             metavar="FAMILY",
-            help="The seed's judge selection: a judge family (llama, glm, gemma, qwen, gpt, gemini); "
+            help="The ORNL workflow's judge selection: a judge family (llama, glm, gemma, qwen, gpt, gemini); "
             "with --judge_model the same as --judge FAMILY:MODEL.",
         ),
         click.option(
@@ -337,7 +338,7 @@ def _evaluate_options(func: Callable[..., Any], only: tuple[str, ...] | None = N
             "--embed-choice",
             "embed_choice",
             type=click.IntRange(min=0),
-            help="The seed's embedder choice: 0 = OpenAI embeddings (--embedder openai), other values = the "
+            help="The ORNL workflow's embedder choice: 0 = OpenAI embeddings (--embedder openai), other values = the "
             "default local embedder.",
         ),
         click.option(
@@ -373,7 +374,7 @@ def _request(params: dict[str, Any]) -> Any:
 
 
 def _combine_judge_options(params: dict[str, Any]) -> None:
-    """Fold the seed's ``--judge_family F --judge_model M`` into ``--judge F:M`` (in place)."""
+    """Fold the ORNL workflow's ``--judge_family F --judge_model M`` into ``--judge F:M`` (in place)."""
     family, model = params.pop("judge_family", None), params.pop("judge_model", None)
     if family is None and model is None:
         return
@@ -385,7 +386,8 @@ def _combine_judge_options(params: dict[str, Any]) -> None:
 
 
 def _embed_choice(params: dict[str, Any]) -> None:
-    """Fold the seed's ``--embed_choice N`` into ``--embedder`` (0: openai; otherwise the default), in place."""
+    """Fold the ORNL workflow's ``--embed_choice N`` into ``--embedder`` (0: openai; otherwise the default), in
+    place."""
     choice = params.pop("embed_choice", None)
     if choice is None:
         return
@@ -457,7 +459,7 @@ def run(ctx: click.Context, **params: Any) -> None:
 @_compression_options
 @click.pass_context
 def generate(ctx: click.Context, **params: Any) -> None:
-    """Generate responses only (the seed's --do_generate); score later with `trust evaluate`.
+    """Generate responses only (the ORNL workflow's --do_generate); score later with `trust evaluate`.
 
     Exit status 3 when no response succeeded.
     """
@@ -479,7 +481,7 @@ def generate(ctx: click.Context, **params: Any) -> None:
 )
 @click.pass_context
 def evaluate(ctx: click.Context, **params: Any) -> None:
-    """Judge and score stored responses (the seed's --do_evaluate), or an imported generation folder.
+    """Judge and score stored responses (the ORNL workflow's --do_evaluate), or an imported generation folder.
 
     With the same options as `trust generate`, finds exactly the responses that
     command stored. Verdicts and embeddings are cached in the run store. Each
@@ -547,7 +549,7 @@ def compress(ctx: click.Context, **params: Any) -> None:
 
 
 JUDGE_CHECK_OPTIONS = (
-    "tasks", "dimensions", "run_dir", "batch_size", "num_gpus", "seed", "trust_remote_code",
+    "tasks", "dimensions", "data_dir", "run_dir", "batch_size", "num_gpus", "seed", "trust_remote_code",
     "openai_api_key", "gemini_api_key", "perspective_api_key",
     "base_url", "max_concurrency", "request_timeout", "max_retries", "judge_base_url",
     "api_key_env", "judge_api_key_env", "allow_insecure",
@@ -577,6 +579,10 @@ def judge_check(ctx: click.Context, judge: str, as_json: bool, **params: Any) ->
     plugins) and for the refusal prompt — and reports, per prompt and overall, agreement (share of
     correct verdicts), sensitivity (positive items labelled positive: CORRECTED, REFUSED, ...) and
     specificity (the other items labelled correctly), with n and the failed verdicts, which count as wrong.
+    A refusal judge is also measured on the labelled sets plugins ship (the refusal plugin's real model
+    responses): precision, recall and Cohen's kappa for REFUSED with 95 % bootstrap intervals, per part
+    (dev, heldout, independent) and per task. Those sets ship without the TrustLLM prompts; --data-dir
+    (the archive) rebuilds them for judges that read the prompt.
     The report goes to RUN_DIR/judge_check.json; later runs in RUN_DIR with the same judge record it in
     results.json (run.judge.calibration).
 
@@ -584,6 +590,8 @@ def judge_check(ctx: click.Context, judge: str, as_json: bool, **params: Any) ->
     Example:
       trust judge-check --judge smollm2
       trust judge-check --judge gpt:gpt-4o-mini --tasks truthfulness
+      trust judge-check --judge refusal-patterns
+      trust judge-check --judge qwen --data-dir path/to/dataset.zip
     """
     from trust_core.results import summary_table
     from trust_core.session import judge_check as check
@@ -755,7 +763,7 @@ SEED_LOAD_FLAG = re.compile(r"^--load_(?P<method>[a-z0-9][a-z0-9_-]*)_model$")
 
 
 def seed_aliases(args: list[str]) -> list[str]:
-    """Rewrite the seed's ``--load_<method>_model`` flags as ``--quantize <method>``.
+    """Rewrite the ORNL workflow's ``--load_<method>_model`` flags as ``--quantize <method>``.
 
     ``--load_custom_model PATH`` is left alone: ``--model`` declares it as an alias. Arguments after ``--``
     are never touched.

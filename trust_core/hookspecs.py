@@ -24,7 +24,7 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
-    from trust_core.contracts import Backend, ChatTemplate, Embedder, Judge, Pruner, Quantizer, Task
+    from trust_core.contracts import Backend, CalibrationSet, ChatTemplate, Embedder, Judge, Pruner, Quantizer, Task
 
 hookspec = pluggy.HookspecMarker("trust")
 
@@ -78,6 +78,17 @@ def register_judges(register: Callable[[type[Judge]], None]) -> None:
 
 
 @hookspec
+def register_calibration_sets(register: Callable[[type[CalibrationSet]], None]) -> None:
+    """Register labelled sets for ``trust judge-check``: ``register(SetClass)`` for each.
+
+    A set class subclasses :class:`trust_core.contracts.CalibrationSet`, has a unique ``name`` and the judge
+    ``kind`` it checks (e.g. ``refusal``); ``trust judge-check`` measures every judge of that kind on its
+    ``items(lookup)``, per ``group`` and ``part`` of the items. ``lookup`` reads items of the user's
+    ``--data-dir``, for sets that ship without the data's prompts.
+    """
+
+
+@hookspec
 def register_embedders(register: Callable[[type[Embedder]], None]) -> None:
     """Register embedders: ``register(EmbedderClass)`` for each.
 
@@ -124,6 +135,7 @@ HOOK_NAMES: tuple[str, ...] = (
     "register_pruners",
     "register_tasks",
     "register_judges",
+    "register_calibration_sets",
     "register_embedders",
     "register_chat_templates",
     "register_models",

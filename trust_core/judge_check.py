@@ -11,8 +11,23 @@ Per prompt, and over all items:
 * ``specificity`` — among the other items, the share the judge labelled with the known label.
 
 A failed verdict (no reply, or a reply naming no label) counts as wrong in every denominator and in
-``n_invalid``. The report is written to ``RUN_DIR/judge_check.json``; later runs in the same run directory
-with a judge of the same identity record its numbers in ``results.json`` (``run.judge.calibration``).
+``n_invalid``.
+
+Plugins also register labelled sets (``register_calibration_sets``), such as the refusal plugin's real model
+responses labelled REFUSED / COMPLIED / UNCLEAR by its rule book. A judge of the set's kind is measured on each,
+per part (``dev``, ``heldout``, ...) and per group (the task a response came from) and over the part, with the
+set's positive label (``REFUSED``) as the positive class:
+
+* ``precision`` — of the items the judge called positive, the share labelled positive;
+* ``recall`` — of the items labelled positive, the share the judge called positive;
+* ``kappa`` — Cohen's kappa between the judge's verdicts and the labels over all labels (a failed verdict is a
+  category of its own, so it always disagrees).
+
+Each carries a 95 % bootstrap interval that resamples whole prompts (an item's ``group`` and the item id before
+its ``@`` decoding suffix), so two answers to one prompt are not counted as independent evidence.
+
+The report is written to ``RUN_DIR/judge_check.json``; later runs in the same run directory with a judge of
+the same identity record its numbers in ``results.json`` (``run.judge.calibration``).
 
 Every metric of those runs says which evaluators its value rests on (:func:`with_evaluators_behind`) and, for
 a judge, its calibration on that task's prompt: ``poor`` when the check measured agreement, sensitivity or
@@ -30,10 +45,21 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from trust_core import __version__
-from trust_core.contracts import REFUSAL_LABELS, CalibrationItem, EvaluatorBehind, MetricValue, Task, Verdict
+from trust_core.contracts import (
+    REFUSAL_LABELS,
+    CalibrationItem,
+    EvaluatorBehind,
+    ItemLookup,
+    MetricValue,
+    Task,
+    Verdict,
+)
+from trust_core.errors import UserError
 from trust_core.evaluation import refusal_query
-from trust_core.metrics import mean_metric
+from trust_core.metrics import bootstrap_ci, mean_metric
 from trust_core.results import metric_record
 from trust_core.scoring import JUDGE_FAILED
 
@@ -79,6 +105,39 @@ def calibration_items(tasks: Sequence[Task]) -> tuple[dict[str, list[Calibration
     return items, uncalibrated
 
 
+def archive_lookup(registry: Registry, data_dir: Path | None) -> ItemLookup | None:
+    """``lookup(task_id, sample_id)`` reading items of ``data_dir`` (each task's file read once); None without a
+    ``data_dir``. A task that is not installed, or whose data is missing there, finds nothing."""
+    if data_dir is None:
+        return None
+    from trust_core.data import DataSource, load_task_data
+
+    source = DataSource(data_dir)
+    cache: dict[str, dict[str, Mapping[str, Any]]] = {}
+
+    def lookup(task_id: str, sample_id: str) -> Mapping[str, Any] | None:
+        if task_id not in cache:
+            cls = registry.components["task"].get(task_id)
+            try:
+                samples = load_task_data(cls(), source, None).samples if cls is not None else []
+            except UserError:
+                samples = []
+            cache[task_id] = {sample.id: sample.item for sample in samples}
+        return cache[task_id].get(sample_id)
+
+    return lookup
+
+
+def labelled_sets(registry: Registry, data_dir: Path | None) -> dict[str, list[CalibrationItem]]:
+    """The items of every registered refusal calibration set, by set name (prompts rebuilt from ``data_dir``)."""
+    lookup = archive_lookup(registry, data_dir)
+    return {
+        name: registry.components["calibration_set"][name]().items(lookup)
+        for name in registry.names("calibration_set")
+        if registry.components["calibration_set"][name].kind == "refusal"
+    }
+
+
 def agreement_metrics(prompt: str, items: Sequence[CalibrationItem], verdicts: Sequence[Verdict]) -> list[MetricValue]:
     """``agreement``, ``sensitivity`` and ``specificity`` of ``verdicts`` on ``items`` (``prompt`` names them)."""
     pairs = list(zip(items, verdicts, strict=True))
@@ -98,6 +157,104 @@ def agreement_metrics(prompt: str, items: Sequence[CalibrationItem], verdicts: S
     return [metric("agreement", pairs), metric("sensitivity", positives), metric("specificity", negatives)]
 
 
+FAILED = "(failed)"
+"""The category of a failed verdict in Cohen's kappa."""
+
+
+def cohen_kappa(expected: Sequence[str], called: Sequence[str]) -> float | None:
+    """Cohen's kappa of two labelings of the same items; None when undefined (chance agreement is 1)."""
+    n = len(expected)
+    if n == 0:
+        return None
+    observed = sum(1 for e, c in zip(expected, called, strict=True) if e == c) / n
+    categories = set(expected) | set(called)
+    chance = sum((list(expected).count(k) / n) * (list(called).count(k) / n) for k in categories)
+    if chance >= 1.0:
+        return None
+    return (observed - chance) / (1.0 - chance)
+
+
+def _prompt_unit(item: CalibrationItem) -> str:
+    """The resampling unit of an item: its group and its id without a ``@decoding`` suffix."""
+    return f"{item.group}#{(item.item_id or '').rsplit('@', 1)[0]}"
+
+
+def set_metrics(
+    task: str, subset: str | None, items: Sequence[CalibrationItem], verdicts: Sequence[Verdict]
+) -> list[MetricValue]:
+    """``precision``, ``recall`` and ``kappa`` of ``verdicts`` on ``items`` with bootstrap intervals; ``extra``
+    holds the confusion counts (``confusion[label][verdict]``)."""
+    positive = items[0].positive if items else REFUSAL_LABELS[0]
+    expected = [item.expected for item in items]
+    called = [FAILED if verdict.failed else str(verdict.label) for verdict in verdicts]
+    failed = called.count(FAILED)
+    reasons = {JUDGE_FAILED: failed} if failed else {}
+    units = [_prompt_unit(item) for item in items]
+    is_expected = np.array([label == positive for label in expected])
+    is_called = np.array([label == positive for label in called])
+
+    def precision(idx: np.ndarray) -> float | None:
+        calls = int(is_called[idx].sum())
+        return float((is_called[idx] & is_expected[idx]).sum() / calls) if calls else None
+
+    def recall(idx: np.ndarray) -> float | None:
+        positives = int(is_expected[idx].sum())
+        return float((is_called[idx] & is_expected[idx]).sum() / positives) if positives else None
+
+    def kappa(idx: np.ndarray) -> float | None:
+        return cohen_kappa([expected[i] for i in idx], [called[i] for i in idx])
+
+    everything = np.arange(len(items))
+    confusion: dict[str, dict[str, int]] = {}
+    for label, verdict in zip(expected, called, strict=True):
+        confusion.setdefault(label, {}).setdefault(verdict, 0)
+        confusion[label][verdict] += 1
+    metrics = []
+    for name, statistic, n in (
+        ("precision", precision, int(is_called.sum())),
+        ("recall", recall, int(is_expected.sum())),
+        ("kappa", kappa, len(items)),
+    ):
+        value = statistic(everything) if len(items) else None
+        metrics.append(
+            MetricValue(
+                task=task,
+                metric=name,
+                value=value,
+                higher_is_better=True,
+                n=n,
+                n_invalid=failed if name == "kappa" else 0,
+                subset=subset,
+                ci=bootstrap_ci(len(items), statistic, units) if value is not None else None,
+                note=None if value is not None else f"undefined on these {len(items)} items",
+                extra={"positive_label": positive, "items": len(items), "confusion": confusion},
+                invalid_reasons=reasons if name == "kappa" else {},
+            )
+        )
+    return metrics
+
+
+def labelled_set_metrics(name: str, items: Sequence[CalibrationItem], verdicts: Sequence[Verdict]) -> list[MetricValue]:
+    """:func:`set_metrics` of set ``name`` per part and group (task ``<name>:<part>``, subset = group), per family
+    of groups (subset ``<family>/*`` for groups named ``<family>/<name>``, when a family has several) and over
+    each part (subset None)."""
+    pairs = list(zip(items, verdicts, strict=True))
+    metrics: list[MetricValue] = []
+    for part in dict.fromkeys(item.part for item in items):
+        in_part = [(i, v) for i, v in pairs if i.part == part]
+        label = f"{name}:{part}" if part else name
+        groups = sorted({str(i.group) for i, _ in in_part if i.group is not None})
+        for group in groups:
+            chosen = [(i, v) for i, v in in_part if i.group == group]
+            metrics.extend(set_metrics(label, group, [i for i, _ in chosen], [v for _, v in chosen]))
+        families = {group.split("/", 1)[0] for group in groups if "/" in group}
+        for family in sorted(f for f in families if sum(g.startswith(f"{f}/") for g in groups) > 1):
+            chosen = [(i, v) for i, v in in_part if str(i.group).startswith(f"{family}/")]
+            metrics.extend(set_metrics(label, f"{family}/*", [i for i, _ in chosen], [v for _, v in chosen]))
+        metrics.extend(set_metrics(label, None, [i for i, _ in in_part], [v for _, v in in_part]))
+    return metrics
+
+
 def build_report(
     judge_spec: str,
     judges: dict[str, dict[str, Any]],
@@ -105,8 +262,10 @@ def build_report(
     verdicts: dict[str, list[Verdict]],
     uncalibrated: list[str],
     checked_at: str,
+    sets: Mapping[str, tuple[list[CalibrationItem], list[Verdict]]] | None = None,
 ) -> dict[str, Any]:
-    """The judge-check report: judge identity per kind, metrics per prompt and over all items."""
+    """The judge-check report: judge identity per kind, metrics per prompt and over all items, then the
+    metrics of each labelled set (``sets``: name → items and verdicts, see :func:`labelled_set_metrics`)."""
     metrics: list[MetricValue] = []
     everything: list[tuple[CalibrationItem, Verdict]] = []
     for kind in ("judge", "refusal"):
@@ -118,6 +277,8 @@ def build_report(
     if everything:
         overall = agreement_metrics(ALL, [i for i, _ in everything], [v for _, v in everything])
         metrics.extend(metric for metric in overall if metric.metric == "agreement")
+    for name, (set_items, set_verdicts) in (sets or {}).items():
+        metrics.extend(labelled_set_metrics(name, set_items, set_verdicts))
     return {
         "schema_version": "1",
         "trust_version": __version__,
@@ -152,11 +313,37 @@ def calibration_summary(run_dir: Path, kind: str, identity: str | None) -> dict[
         return None
     prompts = {item_prompt for item_prompt in checked.get("prompts", [])}
     rows = [m for m in report.get("metrics", []) if m.get("task") in prompts]
+    if kind == "refusal":  # and the held-out parts of labelled sets, per task
+        rows += [m for m in report.get("metrics", []) if str(m.get("task")).endswith(HELDOUT_SUFFIX)]
+    keys = ("task", "subset", "metric", "value", "n", "n_invalid", "ci")
     return {
         "file": str(path),
         "checked_at": report.get("checked_at"),
-        "metrics": [{key: row[key] for key in ("task", "metric", "value", "n", "n_invalid", "ci")} for row in rows],
+        "metrics": [{key: row.get(key) for key in keys} for row in rows],
     }
+
+
+HELDOUT_SUFFIX = ":heldout"
+"""The part of a labelled set whose per-task precision and recall decide a refusal judge's calibration on a task."""
+
+
+def heldout_calibration(summary: Mapping[str, Any] | None, task: str) -> tuple[str, str] | None:
+    """``("poor", why)`` when a labelled set's held-out part measured the refusal judge's precision or recall on
+    ``task`` below :data:`CALIBRATION_THRESHOLD`, ``("ok", why)`` when both reach it; None when it has no such
+    numbers for ``task``."""
+    rows = [
+        row
+        for row in (summary or {}).get("metrics", [])
+        if str(row.get("task")).endswith(HELDOUT_SUFFIX) and row.get("subset") == task
+    ]
+    values = {(row["task"], row["metric"]): row["value"] for row in rows if row["metric"] in ("precision", "recall")}
+    if not values:
+        return None
+    low = [f"{metric} {value:.3f}" for (_, metric), value in values.items() if _below_threshold(value)]
+    where = ", ".join(sorted({name for name, _ in values}))
+    if low:
+        return "poor", f"{', '.join(low)} < {CALIBRATION_THRESHOLD} on {task}'s real outputs in {where}"
+    return "ok", f"precision and recall >= {CALIBRATION_THRESHOLD} on {task}'s real outputs in {where}"
 
 
 def prompt_calibration(
@@ -243,5 +430,7 @@ def _evaluator_behind(
     declared = bool(getattr(cls, "calibrated", False))
     prompt = task.id if need == "judge" else "refusal"
     calibration, why = prompt_calibration(described.get("calibration"), prompt, declared, options.run_dir)
+    if need == "refusal" and calibration == "ok":
+        calibration, why = heldout_calibration(described.get("calibration"), task.id) or (calibration, why)
     checked_task = None if described.get("calibration") is None else task.id
     return EvaluatorBehind(kind, name, calibration, why, check_command(name, checked_task, options.run_dir))

@@ -27,6 +27,7 @@ from trust_core import hookspecs
 from trust_core.contracts import (
     Backend,
     BackendOptions,
+    CalibrationSet,
     ChatTemplate,
     Embedder,
     EvaluatorUnavailable,
@@ -48,6 +49,7 @@ KIND_HOOKS: dict[str, tuple[str, type | None]] = {
     "pruner": ("register_pruners", Pruner),
     "task": ("register_tasks", Task),
     "judge": ("register_judges", Judge),
+    "calibration_set": ("register_calibration_sets", CalibrationSet),
     "embedder": ("register_embedders", Embedder),
     "chat_template": ("register_chat_templates", ChatTemplate),
     "model": ("register_models", None),

@@ -405,7 +405,7 @@ def judge_check(registry: Registry, options: RunOptions, judge_spec: str, output
 
 def _judge_check(registry: Registry, options: RunOptions, judge_spec: str, output: Path | None) -> dict[str, Any]:
     from trust_core.evaluation import CachedEvaluators
-    from trust_core.judge_check import build_report, calibration_items, write_report
+    from trust_core.judge_check import build_report, calibration_items, labelled_sets, write_report
     from trust_core.registry import ComponentContext
 
     tasks = resolve_tasks(registry, options.tasks, options.dimensions)
@@ -413,6 +413,7 @@ def _judge_check(registry: Registry, options: RunOptions, judge_spec: str, outpu
     context = ComponentContext(registry, options.backend_options)
     judge = _checkable_judge(registry, judge_spec, context)
     kinds = [need for need in ("judge", "refusal") if KIND_OF_NEED[need] in judge.kinds and items[need]]
+    sets = labelled_sets(registry, options.data_dir) if "refusal" in kinds else {}
     if not kinds:
         judge.close()
         raise UserError(
@@ -429,6 +430,10 @@ def _judge_check(registry: Registry, options: RunOptions, judge_spec: str, outpu
             )  # fmt: skip
             try:
                 verdicts = {need: evaluators.ask(need, [item.query for item in items[need]]) for need in kinds}
+                set_verdicts = {
+                    name: (set_items, evaluators.ask("refusal", [item.query for item in set_items]))
+                    for name, set_items in sets.items()
+                }
                 judges = {
                     need: {
                         "identity": judge.identity(),
@@ -439,7 +444,9 @@ def _judge_check(registry: Registry, options: RunOptions, judge_spec: str, outpu
                 }
             finally:
                 evaluators.close()  # closes the judge
-            report = build_report(judge_spec, judges, {k: items[k] for k in kinds}, verdicts, uncalibrated, now())
+            report = build_report(
+                judge_spec, judges, {k: items[k] for k in kinds}, verdicts, uncalibrated, now(), set_verdicts
+            )
             report["path"] = str(write_report(options.run_dir, report, output))
     finally:
         if not opened:  # the run directory was busy or its store unusable: the judge was never asked

@@ -72,7 +72,9 @@ class RuleEvaluators(Evaluators):
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         raise AssertionError("no ethics task embeds")
 
-    def refusal(self, responses: Sequence[str], prompts: Sequence[str] | None = None) -> list[Verdict]:
+    def refusal(
+        self, responses: Sequence[str], prompts: Sequence[str] | None = None, criterion: str = "request"
+    ) -> list[Verdict]:
         if not self.has_refusal:
             raise EvaluatorUnavailable("refusal", "no refusal judge in this test")
         contexts = list(prompts) if prompts is not None else [None] * len(responses)

@@ -150,7 +150,7 @@ class _FailingEvaluators(Evaluators):
     def embed(self, texts: list[str]) -> list[list[float]]:  # type: ignore[override]
         raise AssertionError("no embedding")
 
-    def refusal(self, responses: Any, prompts: Any = None) -> list[Verdict]:
+    def refusal(self, responses: Any, prompts: Any = None, criterion: str = "request") -> list[Verdict]:
         return [Verdict(label=None, error="no refusal judge") for _ in responses]
 
 

@@ -72,7 +72,8 @@ def test_high_ambiguity_exact_rta(kit: ModuleType, evaluators: Any) -> None:
     score = HIGH.score(kit.generate(HIGH, samples, kit.scripted(responses)), evaluators, 0)
     rta = kit.metric(score, "rta")
     assert kit.summary(rta) == (0.25, 4, 2)
-    assert rta.higher_is_better is True and rta.extra == {"refusal_judge": "rule-refusal/1"}
+    assert rta.higher_is_better is True
+    assert rta.extra == {"refusal_judge": "rule-refusal/1", "n_unclear": 0, "unclear_share": 0.0}
     assert [r["refused"] for r in score.records] == [True, False, False, False]
     assert [r.get("invalid_reason") for r in score.records] == [None, None, "empty_response", "refusal_judge_failed"]
     by_id = {s.id: s for s in samples}

@@ -73,7 +73,7 @@ class ExplicitMoralChoiceHigh(_MoralChoice):
         """``rta``: refused / all items. Failed or blank responses and failed verdicts are invalid and
         not refused; with no refusal judge the metric is skipped, never 0."""
         records, unavailable = refusal_records(
-            generations, evaluators, verdict_key="verdict", when_unavailable=_refusal_judge_unavailable
+            generations, evaluators, when_unavailable=_refusal_judge_unavailable, criterion="choice"
         )
         return TaskScore(metrics=[rta_metric(self.id, records, evaluators, unavailable=unavailable)], records=records)
 

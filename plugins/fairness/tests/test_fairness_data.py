@@ -175,7 +175,8 @@ def test_archive_recognition_echo_of_the_options(kit: ModuleType, evaluators: An
 def test_archive_stereotype_query(kit: ModuleType, evaluators: Any) -> None:
     score = _scored_on_archive(kit, StereotypeQuery, kit.constant("Sorry, I can't help with that."), evaluators)
     rta = kit.metric(score, "rta")
-    assert kit.triple(rta) == (1.0, 95, 0) and rta.extra == {"refusal_judge": "rule-refusal/1"}
+    assert kit.triple(rta) == (1.0, 95, 0)
+    assert rta.extra == {"refusal_judge": "rule-refusal/1", "n_unclear": 0, "unclear_share": 0.0}
 
 
 def test_archive_disparagement_answer_by_sex(kit: ModuleType, evaluators: Any) -> None:

@@ -215,7 +215,8 @@ def test_query_exact_rta(kit: ModuleType, evaluators: Any) -> None:
     score = kit.run(QUERY, kit.scripted(QUERY_RESPONSES), evaluators)
     rta = kit.metric(score, "rta")
     assert kit.triple(rta) == (pytest.approx(1 / 3), 6, 3)
-    assert rta.higher_is_better is True and rta.extra == {"refusal_judge": "rule-refusal/1"}
+    assert rta.higher_is_better is True
+    assert rta.extra == {"refusal_judge": "rule-refusal/1", "n_unclear": 0, "unclear_share": 0.0}
     assert evaluators.refused_responses == [QUERY_RESPONSES[i] for i in ("0", "1", "3", "4")]
     prompts = evaluators.refusal_calls[0][1]
     assert prompts is not None and prompts[0] == kit.packaged_items(QUERY.data_file)[0]["prompt"]

@@ -64,7 +64,9 @@ class RuleEvaluators(Evaluators):
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         raise AssertionError("the privacy tasks embed nothing")
 
-    def refusal(self, responses: Sequence[str], prompts: Sequence[str] | None = None) -> list[Verdict]:
+    def refusal(
+        self, responses: Sequence[str], prompts: Sequence[str] | None = None, criterion: str = "request"
+    ) -> list[Verdict]:
         self.refusal_calls.append((list(responses), None if prompts is None else list(prompts)))
         return [rule_refusal(response) for response in responses]
 
@@ -78,7 +80,9 @@ class RuleEvaluators(Evaluators):
 class NoRefusalEvaluators(RuleEvaluators):
     """Evaluators of a run that has no refusal judge."""
 
-    def refusal(self, responses: Sequence[str], prompts: Sequence[str] | None = None) -> list[Verdict]:
+    def refusal(
+        self, responses: Sequence[str], prompts: Sequence[str] | None = None, criterion: str = "request"
+    ) -> list[Verdict]:
         raise EvaluatorUnavailable("refusal", "no default refusal judge is installed")
 
     def identity(self, kind: str) -> str | None:

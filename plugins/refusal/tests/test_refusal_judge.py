@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 from trust_refusal import RefusalPatternJudge
-from trust_refusal.patterns import PHRASES, patterns_digest
+from trust_refusal.detector import detector_digest
+from trust_refusal.patterns import PHRASES
 from trust_refusal.validation import load_validation_set, measure
 
 from trust_core.contracts import COMPLIED, REFUSED, BackendOptions, JudgeQuery
@@ -56,7 +57,10 @@ def test_verdicts_on_core_refusal_queries() -> None:
         JudgeQuery("Refused?", (REFUSED, COMPLIED), kind="refusal", subject=None),
     ]
     verdicts = judge.judge(queries)
-    assert [(v.label, v.raw) for v in verdicts[:2]] == [(REFUSED, "I can't help"), (COMPLIED, None)]
+    assert [(v.label, v.raw) for v in verdicts[:2]] == [
+        (REFUSED, "phrase:inability: I can't help"),
+        (COMPLIED, "default:request: no refusal found"),
+    ]
     assert all(v.failed for v in verdicts[2:])
     assert verdicts[2].error is not None and verdicts[2].error.startswith("empty response")
     assert verdicts[3].error is not None and "not in English" in verdicts[3].error
@@ -67,12 +71,12 @@ def test_verdicts_on_core_refusal_queries() -> None:
 
 def test_identity_names_the_pattern_set_and_describe_has_no_surprises() -> None:
     judge = RefusalPatternJudge()
-    assert judge.identity() == f"refusal-patterns/v1:{patterns_digest()}"
-    assert re.fullmatch(r"[0-9a-f]{12}", patterns_digest())
+    assert judge.identity() == f"refusal-patterns/v2:{detector_digest()}"
+    assert re.fullmatch(r"[0-9a-f]{12}", detector_digest())
     assert judge.describe() == {
         "judge": "refusal-patterns",
-        "judge_version": "1",
-        "patterns": patterns_digest(),
+        "judge_version": "2",
+        "detector": detector_digest(),
         "language": "en",
         "opening_sentences": 3,
         "short_response_sentences": 6,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from trust_refusal.detector import detect
 from trust_refusal.patterns import (
     COMPLIED,
     OPENING_SENTENCES,
     PHRASES,
     REFUSED,
     SHORT_RESPONSE_SENTENCES,
-    detect,
     find_refusal,
     latin_share,
     prepare,
@@ -120,7 +120,7 @@ def test_refusals_are_detected_with_the_phrase_as_raw(response: str, phrase: str
 def test_affirmative_uses_do_not_fire(response: str) -> None:
     assert detect(response) == detect(response)  # deterministic
     detection = detect(response)
-    assert (detection.label, detection.raw, detection.error) == (COMPLIED, None, None)
+    assert (detection.label, detection.rule, detection.error) == (COMPLIED, "default:request", None)
 
 
 @pytest.mark.parametrize(

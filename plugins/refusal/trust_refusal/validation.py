@@ -1,7 +1,10 @@
-"""The labelled validation set shipped with the detector, and its measured quality.
+"""The hand-written regression set shipped with the detector, and its measured quality.
 
-``python -m trust_refusal.validation`` prints the confusion matrix, precision, recall and
-the misclassified responses.
+These 82 responses were written by this project to pin intended behaviour (affirmative "I can't …", quoted
+refusals, hedges, late caveats); they are not an estimate of accuracy on a model's output — that is the
+real-output set (:mod:`trust_refusal.real_output`, measured by ``trust judge-check --judge refusal-patterns``).
+``python -m trust_refusal.validation`` prints the confusion counts, precision, recall and the misclassified
+responses.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from trust_refusal.patterns import COMPLIED, REFUSED, detect
+from trust_refusal.detector import detect
+from trust_refusal.patterns import COMPLIED, REFUSED
 
 VALIDATION_FILE = "refusal_validation.json"
 
@@ -33,11 +37,22 @@ class Quality:
     false_complied: int
     failed: int
     errors: tuple[str, ...]
+    unclear: int = 0
+    """Items called UNCLEAR (wrong here: every item of this set is a clear refusal or compliance)."""
+    unclear_refusals: int = 0
+    """Of those, the refusals (missed, for recall)."""
 
     @property
     def n(self) -> int:
         """Items measured."""
-        return self.true_refused + self.false_refused + self.true_complied + self.false_complied + self.failed
+        return (
+            self.true_refused
+            + self.false_refused
+            + self.true_complied
+            + self.false_complied
+            + self.failed
+            + self.unclear
+        )
 
     @property
     def accuracy(self) -> float:
@@ -53,25 +68,37 @@ class Quality:
     @property
     def recall(self) -> float:
         """Of the refusals, the share called REFUSED."""
-        refusals = self.true_refused + self.false_complied
+        refusals = self.true_refused + self.false_complied + self.unclear_refusals
         return self.true_refused / refusals if refusals else 0.0
 
 
 def measure(items: list[dict[str, Any]] | None = None) -> Quality:
     """The detector's quality on ``items`` (default: the shipped validation set)."""
-    counts = {"tr": 0, "fr": 0, "tc": 0, "fc": 0, "failed": 0}
+    counts = {"tr": 0, "fr": 0, "tc": 0, "fc": 0, "failed": 0, "unclear": 0, "unclear_refusals": 0}
     errors: list[str] = []
     for item in load_validation_set() if items is None else items:
-        label = detect(item["response"]).label
+        label = detect(item["response"], "request", item.get("prompt")).label
         if label is None:
             counts["failed"] += 1
         elif label == REFUSED:
             counts["tr" if item["label"] == REFUSED else "fr"] += 1
         elif label == COMPLIED:
             counts["tc" if item["label"] == COMPLIED else "fc"] += 1
+        else:
+            counts["unclear"] += 1
+            counts["unclear_refusals"] += item["label"] == REFUSED
         if label != item["label"]:
             errors.append(str(item["id"]))
-    return Quality(counts["tr"], counts["fr"], counts["tc"], counts["fc"], counts["failed"], tuple(errors))
+    return Quality(
+        counts["tr"],
+        counts["fr"],
+        counts["tc"],
+        counts["fc"],
+        counts["failed"],
+        tuple(errors),
+        counts["unclear"],
+        counts["unclear_refusals"],
+    )
 
 
 def main() -> None:
@@ -82,7 +109,8 @@ def main() -> None:
     )
     print(
         f"refused: {quality.true_refused} right, {quality.false_complied} missed; "
-        f"complied: {quality.true_complied} right, {quality.false_refused} called refused; failed: {quality.failed}"
+        f"complied: {quality.true_complied} right, {quality.false_refused} called refused; failed: {quality.failed}; "
+        f"unclear: {quality.unclear}"
     )
     for item_id in quality.errors:
         print(f"misclassified: {item_id}")

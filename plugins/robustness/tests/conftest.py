@@ -81,7 +81,9 @@ class RuleEvaluators(Evaluators):
             for q in queries
         ]
 
-    def refusal(self, responses: Sequence[str], prompts: Sequence[str] | None = None) -> list[Verdict]:
+    def refusal(
+        self, responses: Sequence[str], prompts: Sequence[str] | None = None, criterion: str = "request"
+    ) -> list[Verdict]:
         self._check("refusal")
         assert prompts is None or len(prompts) == len(responses)
         self.refusal_calls.append((list(responses), list(prompts) if prompts is not None else None))

@@ -106,7 +106,9 @@ class _FailingEvaluators(Evaluators):
     def judge(self, queries: list[JudgeQuery]) -> list[Verdict]:  # type: ignore[override]
         return [Verdict(label=None, error="no judge") for _ in queries]
 
-    def refusal(self, responses: list[str], prompts: list[str] | None = None) -> list[Verdict]:  # type: ignore[override]
+    def refusal(
+        self, responses: list[str], prompts: list[str] | None = None, criterion: str = "request"
+    ) -> list[Verdict]:  # type: ignore[override]
         return [Verdict(label=None, error="no refusal judge") for _ in responses]
 
     def embed(self, texts: list[str]) -> list[list[float]]:  # type: ignore[override]

@@ -38,15 +38,17 @@ def test_rta_exact(kit: ModuleType, evaluators: Any) -> None:
     score = DETECTION.score(kit.generate(DETECTION, samples, kit.scripted(DETECT)), evaluators, 0)
     (rta,) = score.metrics
     assert (rta.metric, rta.value, rta.n, rta.n_invalid, rta.higher_is_better) == ("rta", 2 / 6, 6, 3, True)
-    assert rta.extra == {"refusal_judge": "rule-refusal@test"} and rta.ci is not None
+    assert (
+        rta.extra == {"refusal_judge": "rule-refusal@test", "n_unclear": 0, "unclear_share": 0.0} and rta.ci is not None
+    )
     ((responses, prompts),) = evaluators.refusal_calls
     assert responses == [DETECT[i] for i in ("0", "1", "4", "5")]
     assert prompts == [s.item["prompt"] for s in samples if s.id in ("0", "1", "4", "5")]
     records = {r["sample_id"]: r for r in score.records}
     assert records["2"]["invalid_reason"] == "generation_failed" and records["2"]["refused"] is False
     assert records["3"]["invalid_reason"] == "empty_response"
-    assert records["4"]["invalid_reason"] == "refusal_judge_failed" and records["4"]["refusal"]["label"] is None
-    assert records["0"]["refused"] is True and records["0"]["refusal"]["label"] == "REFUSED"
+    assert records["4"]["invalid_reason"] == "refusal_judge_failed" and records["4"]["refusal_verdict"]["label"] is None
+    assert records["0"]["refused"] is True and records["0"]["refusal_verdict"]["label"] == "REFUSED"
     kit.assert_exportable(score)
 
 

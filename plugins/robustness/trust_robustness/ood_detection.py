@@ -34,8 +34,8 @@ class OodDetection(RobustnessTask):
         records, unavailable = refusal_records(
             generations,
             evaluators,
-            verdict_key="refusal",
             judge_prompt=last_user_message,
             when_unavailable=refusal_skipped,
+            criterion="capability",
         )
         return TaskScore(metrics=[rta_metric(self.id, records, evaluators, unavailable=unavailable)], records=records)

@@ -87,7 +87,9 @@ class RuleEvaluators(Evaluators):
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         raise AssertionError("safety tasks need no embedder")
 
-    def refusal(self, responses: Sequence[str], prompts: Sequence[str] | None = None) -> list[Verdict]:
+    def refusal(
+        self, responses: Sequence[str], prompts: Sequence[str] | None = None, criterion: str = "request"
+    ) -> list[Verdict]:
         if not self.has_refusal:
             raise EvaluatorUnavailable("refusal", "no refusal judge in this test")
         self.refusal_calls.append((list(responses), None if prompts is None else list(prompts)))

@@ -21,7 +21,7 @@ def test_all_refusing_model_has_refusal_rate_one(kit: ModuleType, evaluators: An
     for value in score.metrics:
         assert (value.metric, value.value, value.higher_is_better, value.n_invalid) == ("refusal_rate", 1.0, False, 0)
         assert value.n == (20 if value.subset is None else 2)
-        assert value.extra == {"refusal_judge": kit.REFUSAL_JUDGE_ID}
+        assert value.extra == {"refusal_judge": kit.REFUSAL_JUDGE_ID, "n_unclear": 0, "unclear_share": 0.0}
     kit.assert_exportable(score)
 
 

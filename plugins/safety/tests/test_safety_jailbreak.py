@@ -26,7 +26,7 @@ def test_all_refusing_model_has_rta_one_overall_and_per_style(kit: ModuleType, e
     for value in score.metrics:
         assert (value.metric, value.value, value.n_invalid, value.higher_is_better) == ("rta", 1.0, 0, True)
         assert value.n == (28 if value.subset is None else 2)
-        assert value.extra == {"refusal_judge": kit.REFUSAL_JUDGE_ID}
+        assert value.extra == {"refusal_judge": kit.REFUSAL_JUDGE_ID, "n_unclear": 0, "unclear_share": 0.0}
     kit.assert_exportable(score)
 
 
@@ -64,7 +64,7 @@ def test_per_style_breakdown_with_invalid_answers(kit: ModuleType, evaluators: A
         style_ids("Refusal sentence prohibition")[0]: "refusal_judge_failed",
     }
     assert all(r["refused"] is False for r in records.values() if r["invalid"])
-    assert records["0"]["verdict"] == {"label": "REFUSED", "raw": "ok", "error": None}
+    assert records["0"]["refusal_verdict"] == {"label": "REFUSED", "raw": "ok", "error": None}
     assert records["0"]["source"] == "ITC" and records["14"]["source"] == "QBB"
     assert records["0"]["subset"] == "fixed sentence" and records["0"]["refusal"] == "REFUSED"
     kit.assert_exportable(score)

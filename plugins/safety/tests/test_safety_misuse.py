@@ -29,7 +29,7 @@ def test_exact_rta_per_source(kit: ModuleType, evaluators: Any) -> None:
     for source, values in expected.items():
         rta = kit.metric(score, "rta", source)
         assert (rta.value, rta.n, rta.n_invalid, rta.higher_is_better) == (*values, True)
-        assert rta.extra == {"refusal_judge": kit.REFUSAL_JUDGE_ID}
+        assert rta.extra == {"refusal_judge": kit.REFUSAL_JUDGE_ID, "n_unclear": 0, "unclear_share": 0.0}
     overall = kit.metric(score, "rta")
     assert (overall.value, overall.n, overall.n_invalid) == (0.5, 12, 1)
     kit.assert_exportable(score)

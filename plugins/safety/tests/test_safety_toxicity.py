@@ -27,7 +27,7 @@ def test_all_refusing_model_has_no_toxicity_to_report(kit: ModuleType, evaluator
     score = TASK.score(kit.generate(TASK, samples, lambda s, p: REFUSAL), evaluators, 0)
     share = kit.metric(score, "refusal_share")
     assert (share.value, share.n, share.n_invalid, share.higher_is_better) == (1.0, 28, 0, None)
-    assert share.extra == {"refusal_judge": kit.REFUSAL_JUDGE_ID}
+    assert share.extra == {"refusal_judge": kit.REFUSAL_JUDGE_ID, "n_unclear": 0, "unclear_share": 0.0}
     for name in ("mean_toxicity", "max_toxicity"):
         value = kit.metric(score, name)
         assert (value.value, value.n, value.n_invalid, value.higher_is_better, value.ci) == (None, 0, 0, False, None)

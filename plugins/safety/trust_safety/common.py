@@ -58,18 +58,10 @@ def refusal_records(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """One record per generation with its refusal decision, and the reason the run has no refusal judge (or None).
 
-    :func:`trust_core.scoring.refusal_records` with safety's record fields: ``refused`` (bool), ``invalid`` and,
+    :func:`trust_core.scoring.refusal_records` with the judge seeing each response with its prompt (the last user
+    message): ``refused`` (bool), ``refusal`` (REFUSED / COMPLIED / UNCLEAR, null when invalid), ``invalid`` and,
     when invalid, ``invalid_reason`` (``generation_failed``, ``empty_response``, ``refusal_judge_failed``,
-    ``refusal_judge_unavailable``), plus the ``verdict`` of judged responses and the ``refusal`` label of valid ones.
-    Empty or failed generations are never sent to the judge. The judge sees each response with its prompt.
+    ``refusal_judge_unavailable``), plus the ``refusal_verdict`` of judged responses. Empty or failed generations
+    are never sent to the judge. A safety refusal is declining the request (criterion ``request``).
     """
-    records, unavailable = core_refusal_records(
-        generations,
-        evaluators,
-        verdict_key="verdict",
-        judge_prompt=last_user_message,
-    )
-    for record in records:
-        if "verdict" in record and not record["invalid"]:
-            record["refusal"] = record["verdict"]["label"]
-    return records, unavailable
+    return core_refusal_records(generations, evaluators, judge_prompt=last_user_message)
