@@ -53,7 +53,7 @@ def test_judge_check_reports_and_later_runs_record_it(scripted, tmp_path: Path):
     assert kappa["extra"]["confusion"] == {"REFUSED": {"REFUSED": 1}, "COMPLIED": {"COMPLIED": 1},
                                            "UNCLEAR": {"COMPLIED": 1}}  # fmt: skip
     assert [m["subset"] for m in report["metrics"] if m["task"] == "scripted-sorry-set:dev"] == [
-        "scripted/echo", "scripted/echo", "scripted/echo", None, None, None
+        "private/echo", "private/echo", "private/echo", None, None, None
     ]  # fmt: skip
     assert json.loads((tmp_path / "judge_check.json").read_text())["metrics"] == report["metrics"]
 
@@ -131,3 +131,16 @@ def test_a_refusal_judge_is_poor_on_a_task_whose_held_out_real_outputs_it_misses
     )
     assert heldout_calibration(summary, "t/c") is None  # the dev part decides nothing
     assert heldout_calibration(None, "t/a") is None
+
+
+def test_labelled_set_items_follow_the_selected_tasks_and_the_limit(scripted, tmp_path: Path):
+    def set_rows(*args: str) -> list[dict]:
+        check = scripted("judge-check", "--judge", "sorry-detector", "--run-dir", str(tmp_path), "--json", *args,
+                         env=NO_ENTRY_POINTS)  # fmt: skip
+        assert check.code == 0, check.stderr
+        return [m for m in json.loads(check.stdout)["metrics"] if m["task"].startswith("scripted-sorry-set")]
+
+    assert {m["n"] for m in set_rows("--tasks", "private/echo") if m["metric"] == "kappa"} == {3}
+    assert set_rows("--tasks", "private/echo_toxicity") == []  # no item of the set is about that task
+    limited = [m for m in set_rows("--limit", "1") if m["metric"] == "kappa"]
+    assert limited and all(m["n"] == 1 for m in limited)

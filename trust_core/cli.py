@@ -549,7 +549,7 @@ def compress(ctx: click.Context, **params: Any) -> None:
 
 
 JUDGE_CHECK_OPTIONS = (
-    "tasks", "dimensions", "data_dir", "run_dir", "batch_size", "num_gpus", "seed", "trust_remote_code",
+    "tasks", "dimensions", "data_dir", "limit", "run_dir", "batch_size", "num_gpus", "seed", "trust_remote_code",
     "openai_api_key", "gemini_api_key", "perspective_api_key",
     "base_url", "max_concurrency", "request_timeout", "max_retries", "judge_base_url",
     "api_key_env", "judge_api_key_env", "allow_insecure",
@@ -581,8 +581,9 @@ def judge_check(ctx: click.Context, judge: str, as_json: bool, **params: Any) ->
     specificity (the other items labelled correctly), with n and the failed verdicts, which count as wrong.
     A refusal judge is also measured on the labelled sets plugins ship (the refusal plugin's real model
     responses): precision, recall and Cohen's kappa for REFUSED with 95 % bootstrap intervals, per part
-    (dev, heldout, independent) and per task. Those sets ship without the TrustLLM prompts; --data-dir
-    (the archive) rebuilds them for judges that read the prompt.
+    (dev, heldout, independent) and per task — only the selected tasks' items with --tasks / --dimensions, at
+    most N per part and task with --limit N. Those sets ship without the TrustLLM prompts; --data-dir (the
+    archive) rebuilds them for judges that read the prompt.
     The report goes to RUN_DIR/judge_check.json; later runs in RUN_DIR with the same judge record it in
     results.json (run.judge.calibration).
 

@@ -128,14 +128,35 @@ def archive_lookup(registry: Registry, data_dir: Path | None) -> ItemLookup | No
     return lookup
 
 
-def labelled_sets(registry: Registry, data_dir: Path | None) -> dict[str, list[CalibrationItem]]:
-    """The items of every registered refusal calibration set, by set name (prompts rebuilt from ``data_dir``)."""
+def labelled_sets(
+    registry: Registry,
+    data_dir: Path | None,
+    tasks: Sequence[str] | None = None,
+    limit: int | None = None,
+) -> dict[str, list[CalibrationItem]]:
+    """The items of every registered refusal calibration set, by set name (prompts rebuilt from ``data_dir``).
+
+    ``tasks`` (the ids the user selected with ``--tasks`` / ``--dimensions``; None: all) keeps the items whose
+    group is one of them; ``limit`` keeps at most that many items per part and group, in the set's order."""
     lookup = archive_lookup(registry, data_dir)
-    return {
-        name: registry.components["calibration_set"][name]().items(lookup)
-        for name in registry.names("calibration_set")
-        if registry.components["calibration_set"][name].kind == "refusal"
-    }
+    chosen: dict[str, list[CalibrationItem]] = {}
+    for name in registry.names("calibration_set"):
+        cls = registry.components["calibration_set"][name]
+        if cls.kind != "refusal":
+            continue
+        items = [item for item in cls().items(lookup) if tasks is None or item.group in tasks]
+        if limit is not None:
+            seen: dict[tuple[str | None, str | None], int] = {}
+            kept = []
+            for item in items:
+                key = (item.part, item.group)
+                seen[key] = seen.get(key, 0) + 1
+                if seen[key] <= limit:
+                    kept.append(item)
+            items = kept
+        if items:
+            chosen[name] = items
+    return chosen
 
 
 def agreement_metrics(prompt: str, items: Sequence[CalibrationItem], verdicts: Sequence[Verdict]) -> list[MetricValue]:

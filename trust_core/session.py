@@ -413,7 +413,8 @@ def _judge_check(registry: Registry, options: RunOptions, judge_spec: str, outpu
     context = ComponentContext(registry, options.backend_options)
     judge = _checkable_judge(registry, judge_spec, context)
     kinds = [need for need in ("judge", "refusal") if KIND_OF_NEED[need] in judge.kinds and items[need]]
-    sets = labelled_sets(registry, options.data_dir) if "refusal" in kinds else {}
+    selected = [task.id for task in tasks] if options.tasks or options.dimensions else None
+    sets = labelled_sets(registry, options.data_dir, selected, options.limit) if "refusal" in kinds else {}
     if not kinds:
         judge.close()
         raise UserError(
