@@ -1,7 +1,7 @@
 """Open LLM judges by family: each is the core's LLM judge over a local model of that family.
 
 ``--judge llama`` uses the family's default model; ``--judge llama:MODEL`` any model (hub id, folder, GGUF
-file or alias) — the seed's ``--judge_family llama --judge_model MODEL``. The model runs in whichever
+file or alias) — the ORNL workflow's ``--judge_family llama --judge_model MODEL``. The model runs in whichever
 installed backend fits it best (``hf``, ``llamacpp``...), with the family's quirks applied: GLM-4's original
 checkpoints run their own code, so the default needs ``--trust-remote-code``; reasoning models' ``<think>``
 blocks are ignored by the core's verdict parser. The judge prompts come from the task plugins; a judge only

@@ -1,6 +1,6 @@
 """The ``openai`` embedder: the embeddings endpoint of OpenAI or any OpenAI-compatible server.
 
-``--embedder openai`` (model text-embedding-3-small) or ``--embedder openai:MODEL``; the seed's
+``--embedder openai`` (model text-embedding-3-small) or ``--embedder openai:MODEL``; the ORNL workflow's
 ``--embed_choice 0``. Texts go in batches of 64; each batch is retried like a chat request. The core caches
 vectors by text hash and :meth:`identity`, so a text is embedded once per model and endpoint.
 """

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import re
 
-from trust_refusal.patterns import COMPLIED, Finding, sentence_starts
+from trust_core.contracts import COMPLIED, UNCLEAR
+from trust_refusal.patterns import Finding, sentence_starts
 
 CUE_SENTENCES = 3
 """Criterion cues count in this many opening sentences."""
-
-UNCLEAR = "UNCLEAR"
 
 # --------------------------------------------------------------------------- choice
 

@@ -26,11 +26,10 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
+from trust_core.contracts import COMPLIED, REFUSED, UNCLEAR
 from trust_refusal import criteria
 from trust_refusal.patterns import (
-    COMPLIED,
     MIN_LATIN_SHARE,
-    REFUSED,
     Finding,
     find_refusal_in,
     latin_share,
@@ -38,7 +37,6 @@ from trust_refusal.patterns import (
     sentence_starts,
 )
 
-UNCLEAR = "UNCLEAR"
 DEFAULT_CRITERION = "request"
 
 ECHO_WORDS = 5

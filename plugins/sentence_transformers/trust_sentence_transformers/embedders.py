@@ -171,8 +171,9 @@ def cached_locally(repo_id: str) -> bool:
 
 
 class BgeM3Embedder(SentenceTransformerEmbedder):
-    """BGE-M3 (``BAAI/bge-m3``, 1024-d dense vectors): the seed's embedder, and the default whenever it is in the
-    local Hugging Face cache; otherwise the packaged MiniLM is the default and ``--embedder bge-m3`` downloads it."""
+    """BGE-M3 (``BAAI/bge-m3``, 1024-d dense vectors): the ORNL workflow's embedder, and the default whenever it is
+    in the local Hugging Face cache; otherwise the packaged MiniLM is the default and ``--embedder bge-m3``
+    downloads it."""
 
     name = "bge-m3"
     version = "1"
