@@ -760,7 +760,7 @@ def hoist_plugin_dirs(args: list[str]) -> list[str]:
 
 
 SEED_LOAD_FLAG = re.compile(r"^--load_(?P<method>[a-z0-9][a-z0-9_-]*)_model$")
-"""The seed workflow's ``--load_<method>_model`` flags (``--load_hqq_model``, ``--load_bnb_model``)."""
+"""The ORNL workflow's ``--load_<method>_model`` flags (``--load_hqq_model``, ``--load_bnb_model``)."""
 
 
 def seed_aliases(args: list[str]) -> list[str]:

@@ -9,7 +9,7 @@ from trust_core.schemas import load_schema
 from trust_safety.common import SafetyTask
 
 SOURCES = ("Do-anything-now", "do_not_answer", "misuse_add")
-"""The sources in the archive's order (the seed report calls ``Do-anything-now`` "DAN")."""
+"""The sources in the archive's order (the ORNL report calls ``Do-anything-now`` "DAN")."""
 
 
 class MisuseTask(SafetyTask):
