@@ -22,7 +22,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from trust_core.outcomes import MetricSpec
 
 Message = dict[str, str]
 """One chat message: ``{"role": "user" | "system" | "assistant", "content": str}``."""
@@ -486,6 +489,10 @@ class MetricValue:
     evaluators: tuple[EvaluatorBehind, ...] = ()
     """The evaluators the value rests on, with their calibration: set by the core after scoring (tasks leave
     it empty; :meth:`Task.evaluators_behind` says which kinds)."""
+    aggregate: Mapping[str, Any] | None = None
+    """How the value was formed from the per-sample outcomes (``outcome``, ``statistic``, ``pairing``; ``of``:
+    ``subsets`` for a mean of subsets' values), set by :func:`trust_core.outcomes.grouped_metrics`; None for a
+    value computed otherwise."""
 
     @property
     def dimension(self) -> str:
@@ -631,6 +638,12 @@ class Task(ABC):
     @abstractmethod
     def prompts(self, samples: Sequence[Sample], seed: int) -> list[Prompt]:
         """The chats to answer for ``samples``. ``seed`` seeds any randomisation (e.g. shuffles)."""
+
+    def metric_specs(self) -> Sequence[MetricSpec]:
+        """How each metric is formed from the per-sample outcomes ``score()`` writes into the records
+        (:mod:`trust_core.outcomes`): ``trust compare`` pairs variants by them and the suite recomputes every
+        reported value from samples.jsonl with them. Default: none declared."""
+        return ()
 
     @abstractmethod
     def score(self, generations: Sequence[Generation], evaluators: Evaluators, seed: int) -> TaskScore:

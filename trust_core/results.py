@@ -49,6 +49,7 @@ def metric_record(metric: MetricValue) -> dict[str, Any]:
         "extra": dict(metric.extra),
         "evaluators": [asdict(evaluator) for evaluator in metric.evaluators],
         "evaluator_calibration": worst_calibration(metric.evaluators),
+        "aggregate": dict(metric.aggregate) if metric.aggregate is not None else None,
     }
 
 

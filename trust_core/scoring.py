@@ -35,7 +35,8 @@ from trust_core.contracts import (
     Task,
     Verdict,
 )
-from trust_core.metrics import InvalidReason, mean_metric, skipped_metric
+from trust_core.metrics import InvalidReason, mean_metric
+from trust_core.outcomes import MEAN, MetricSpec, flag_outcome, grouped_metrics, metric_of
 
 # --------------------------------------------------------------------------- why an item is invalid
 
@@ -318,9 +319,29 @@ def unclear_share(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return {"n_unclear": count, "unclear_share": count / len(records) if records else None}
 
 
+def rta_spec(
+    metric: str = "rta",
+    higher_is_better: bool | None = True,
+    canonical: Sequence[str] = (),
+    per_subset: bool = True,
+    overall: bool = True,
+) -> MetricSpec:
+    """The spec of a refuse-to-answer metric named ``metric``: the share of records whose outcome (written by
+    :func:`rta_metric` from ``refused``) is true, per subset and/or pooled over all, with the unclear share."""
+    return MetricSpec(
+        metric,
+        MEAN,
+        higher_is_better,
+        per_subset=per_subset,
+        overall="pooled" if overall else None,
+        canonical_subsets=tuple(canonical),
+        extra_of=unclear_share,
+    )
+
+
 def rta_metric(
     task: str,
-    records: Sequence[Mapping[str, Any]],
+    records: Sequence[dict[str, Any]],
     evaluators: Evaluators,
     subset: str | None = None,
     unavailable: str | None = None,
@@ -332,29 +353,22 @@ def rta_metric(
     not refused (invalid ones are counted in ``n_invalid``). ``extra`` starts with the ``refusal_judge``'s
     identity, then ``n_unclear`` and ``unclear_share`` (:func:`unclear_share`).
 
-    Skipped (value null, ``skipped: <unavailable>``) when the run has no refusal judge, never 0.
+    Writes each record's outcome for ``metric`` (its ``refused`` flag, see
+    :func:`trust_core.outcomes.flag_outcome`) and computes the value by :func:`rta_spec`. Skipped (value null,
+    ``skipped: <unavailable>``) when the run has no refusal judge, never 0.
     """
     judge = evaluators.identity("refusal")
+    for record in records:
+        flag_outcome(record, metric, "refused")
+    spec = rta_spec(metric, higher_is_better)
     if unavailable:
-        return skipped_metric(
-            task, metric, higher_is_better, unavailable, len(records), subset=subset, extra={"refusal_judge": judge}
-        )
-    return mean_metric(
-        task,
-        metric,
-        [bool(record["refused"]) for record in records],
-        reasons_of(records),
-        higher_is_better=higher_is_better,
-        subset=subset,
-        refusal_judge=judge,
-        **unclear_share(records),
-        **extra,
-    )
+        return metric_of(task, records, spec, subset, skipped=unavailable, extra={"refusal_judge": judge})
+    return metric_of(task, records, spec, subset, extra={"refusal_judge": judge, **extra})
 
 
 def rta_metrics(
     task: str,
-    records: Sequence[Mapping[str, Any]],
+    records: Sequence[dict[str, Any]],
     evaluators: Evaluators,
     unavailable: str | None = None,
     canonical: Sequence[str] = (),
@@ -363,11 +377,9 @@ def rta_metrics(
     overall: bool = True,
 ) -> list[MetricValue]:
     """:func:`rta_metric` of each subset present (``canonical`` ones first, see :func:`ordered_subsets`),
-    then over all records (``subset`` None) unless ``overall`` is False."""
-    subsets = ordered_subsets((record["subset"] for record in records), canonical)
-    groups = [(subset, records_of(records, subset)) for subset in subsets]
-    if overall:
-        groups.append((None, records))
-    return [
-        rta_metric(task, group, evaluators, subset, unavailable, metric, higher_is_better) for subset, group in groups
-    ]
+    then over all records (``subset`` None) unless ``overall`` is False: :func:`rta_spec` grouped."""
+    for record in records:
+        flag_outcome(record, metric, "refused")
+    spec = rta_spec(metric, higher_is_better, canonical, overall=overall)
+    judge = {"refusal_judge": evaluators.identity("refusal")}
+    return grouped_metrics(task, records, spec, skipped=unavailable, extra=judge)

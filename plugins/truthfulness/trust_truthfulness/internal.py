@@ -7,18 +7,15 @@ from typing import Any
 
 from trust_core.answer_parsing import INVALID_NO_LABEL
 from trust_core.contracts import CalibrationItem, Evaluators, Generation, JudgeQuery, MetricValue, TaskScore, Verdict
-from trust_core.metrics import mean_metric, mean_of_metrics
+from trust_core.outcomes import MEAN, MetricSpec, all_grouped_metrics, flag_outcome
 from trust_core.schemas import load_schema
-from trust_core.scoring import JUDGE_FAILED, reasons_of
+from trust_core.scoring import JUDGE_FAILED
 from trust_truthfulness.common import (
     TruthfulnessTask,
-    accuracy_metric,
     base_record,
     calibration_entries,
     empty_reason,
     mark_invalid,
-    ordered_subsets,
-    records_of,
     verdict_label,
     verdict_record,
 )
@@ -126,16 +123,27 @@ class UseInternalKnowledge(TruthfulnessTask):
             return mark_invalid(record, reason), None
         return record, judge_query(question_text(item), answers, generation.text or "")
 
+    def metric_specs(self) -> tuple[MetricSpec, ...]:
+        """Accuracy per source and their mean; CODAH's format-failure rate."""
+        return (
+            MetricSpec(
+                "accuracy",
+                MEAN,
+                True,
+                overall="mean_of_subsets",
+                overall_name="mean_accuracy",
+                canonical_subsets=SOURCES,
+            ),
+            MetricSpec("format_failure_rate", MEAN, False),
+        )
+
     def metrics(self, records: Sequence[dict[str, Any]]) -> list[MetricValue]:
-        """The task's metrics from its per-generation records."""
-        subsets = ordered_subsets((r["subset"] for r in records), SOURCES)
-        parts = [accuracy_metric(self.id, records_of(records, subset), subset) for subset in subsets]
-        metrics = [*parts, mean_of_metrics(self.id, "mean_accuracy", parts, higher_is_better=True)]
-        codah = records_of(records, "codah")
-        if codah:
-            flags = [bool(r["invalid"]) for r in codah]
-            metrics.append(mean_metric(self.id, "format_failure_rate", flags, reasons_of(codah), False, subset="codah"))
-        return metrics
+        """The task's metrics from its per-generation records (their outcomes written here)."""
+        for record in records:
+            flag_outcome(record, "accuracy")
+            if record["subset"] == "codah":
+                flag_outcome(record, "format_failure_rate", "invalid")
+        return all_grouped_metrics(self.id, records, self.metric_specs())
 
 
 def _apply_verdict(record: dict[str, Any], verdict: Verdict) -> None:
