@@ -208,6 +208,13 @@ def test_the_documented_private_task_scores_imported_answers(trust, private_plug
         ("0", True, None), ("1", False, None), ("2", False, "generation_failed"),
     ]  # fmt: skip
     assert records[0]["messages"][0]["content"].startswith("What is the capital of France?")
+    assert [r["outcomes"]["accuracy"] for r in records] == [
+        {"value": True, "invalid_reason": None},
+        {"value": False, "invalid_reason": None},
+        {"value": False, "invalid_reason": "generation_failed"},
+    ]
+    aggregate = {"outcome": "accuracy", "statistic": "mean", "pairing": "binary"}
+    assert all(m["aggregate"] == aggregate for m in results["metrics"])
 
 
 def test_the_documented_private_task_runs_on_the_scripted_backend(trust, private_plugin: Path, tmp_path: Path):
@@ -278,7 +285,12 @@ def test_a_task_missing_a_required_part_is_named_at_load(trust, private_plugin: 
 
 def _documented_blocks() -> list[tuple[str, ast.Module]]:
     blocks = DOC_SIGNATURES.findall(PLUGINS_GUIDE.read_text())
-    assert {module for module, _ in blocks} == {"trust_core.contracts", "trust_core.metrics", "trust_core.scoring"}
+    assert {module for module, _ in blocks} == {
+        "trust_core.contracts",
+        "trust_core.metrics",
+        "trust_core.scoring",
+        "trust_core.outcomes",
+    }
     return [(module, ast.parse(code)) for module, code in blocks]
 
 

@@ -59,6 +59,7 @@ from trust_core.contracts import (
     Verdict,
 )
 from trust_core.metrics import mean_metric, mean_over_valid, skipped_metric
+from trust_core.outcomes import MEAN, MetricSpec, all_grouped_metrics, set_outcome
 
 GENERATION_LOG_ENV = "SCRIPTED_GENERATION_LOG"
 
@@ -128,18 +129,25 @@ class EchoTask(Task):
             for s in samples
         ]
 
+    def metric_specs(self) -> tuple[MetricSpec, ...]:
+        return (MetricSpec("accuracy", MEAN, True, canonical_subsets=("alpha", "beta")),)
+
     def score(self, generations: Sequence[Generation], evaluators: Evaluators, seed: int) -> TaskScore:
-        metrics = []
         records = []
-        by_source: dict[str, list[Generation]] = {}
         for generation in generations:
-            by_source.setdefault(str(generation.sample.subset), []).append(generation)
-            records.append({"sample_id": generation.sample.id, "response": generation.text})
-        for source, group in sorted(by_source.items()):
-            correct = [g.text == g.sample.item["expect"] for g in group]
-            invalid = ["generation_failed" if g.text is None else None for g in group]
-            metrics.append(mean_metric(self.id, "accuracy", correct, invalid, True, subset=source))
-        return TaskScore(metrics, records)
+            failed = generation.text is None
+            record = {
+                "sample_id": generation.sample.id,
+                "subset": generation.sample.subset,
+                "response": generation.text,
+                "correct": generation.text == generation.sample.item["expect"],
+                "invalid": failed,
+            }
+            if failed:
+                record["invalid_reason"] = "generation_failed"
+            set_outcome(record, "accuracy", record["correct"], record.get("invalid_reason"))
+            records.append(record)
+        return TaskScore(all_grouped_metrics(self.id, records, self.metric_specs()), records)
 
 
 class EchoToxicityTask(EchoTask):
