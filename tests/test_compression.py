@@ -178,3 +178,88 @@ def test_recipe_helpers_name_the_plugin_and_the_key():
     reject_unknown_keys({"bits": 4}, {"bits", "seed"}, "x")
     with pytest.raises(UserError, match=r"^x recipe: unknown key\(s\) bitz, sed \(known: bits, seed\)"):
         reject_unknown_keys({"bitz": 4, "sed": 1}, {"bits", "seed"}, "x")
+
+
+# --------------------------------------------------------------------------- --recipe KEY=VALUE (issue #10, item 2)
+
+
+def test_recipe_keys_reach_the_method_and_are_recorded(scripted, tmp_path: Path):
+    out = tmp_path / "variant"
+    args = ("--model", "scripted:echo", "--quantize", "copy", "--recipe", "quant_type=fp4,double_quant=true")
+    result = scripted("compress", *args, "--recipe", "damp_percent=0.1", "--out", str(out), env=NO_ENTRY_POINTS)
+    assert result.code == 0, result.stderr
+    recipe = json.loads((out / "variant.json").read_text())["recipe"]
+    assert recipe == {
+        "bits": 4,
+        "group_size": 64,
+        "seed": 42,
+        "quant_type": "fp4",
+        "double_quant": True,
+        "damp_percent": 0.1,
+    }
+    overridden = compression_request(None, "copy", bits=4, extra={"bits": 8})
+    assert overridden is not None and overridden.recipe["bits"] == 8
+
+
+def test_malformed_or_misplaced_recipe_items_exit_2(scripted, tmp_path: Path):
+    bad = scripted(
+        "compress",
+        "--model",
+        "scripted:echo",
+        "--quantize",
+        "copy",
+        "--recipe",
+        "fp4",
+        "--out",
+        str(tmp_path / "v"),
+        env=NO_ENTRY_POINTS,
+    )
+    assert bad.code == 2 and "--recipe 'fp4': expected KEY=VALUE" in bad.stderr and "Traceback" not in bad.stderr
+    alone = scripted(
+        "run",
+        "--model",
+        "scripted:echo",
+        "--tasks",
+        "private/echo",
+        "--recipe",
+        "bits=4",
+        "--run-dir",
+        str(tmp_path / "r"),
+        env=NO_ENTRY_POINTS,
+    )
+    assert alone.code == 2 and "--recipe applies to --prune or --quantize" in alone.stderr
+    assert not (tmp_path / "v").exists() and not (tmp_path / "r" / "store.sqlite").exists()
+
+
+QUANTIZER_PLUGINS = {"TRUST_LOAD_PLUGINS": "bnb,gptq,awq,hqq,wanda,smollm2,llamacpp,truthfulness"}
+
+
+def test_an_unknown_recipe_key_exits_2_naming_the_method_and_the_key_before_any_work(trust, tmp_path: Path):
+    run_dir = tmp_path / "r"
+    args = ("--tasks", "truthfulness/hallucination", "--limit", "1", "--run-dir", str(run_dir))
+    for method, key in (("bnb", "quant_typ"), ("gptq", "desc_akt"), ("hqq", "axes"), ("wanda", "blocksz")):
+        flag = "--prune" if method == "wanda" else "--quantize"
+        result = trust("run", flag, method, "--recipe", f"{key}=1", *args, env=QUANTIZER_PLUGINS)
+        assert result.code == 2, (method, result.stderr)
+        assert f"{method} recipe: unknown key(s) {key}" in result.stderr and "Traceback" not in result.stderr
+    bad_value = trust(
+        "compress",
+        "--quantize",
+        "gptq",
+        "--recipe",
+        "desc_act=perhaps",
+        "--out",
+        str(tmp_path / "v"),
+        env=QUANTIZER_PLUGINS,
+    )
+    assert bad_value.code == 2 and "gptq recipe: desc_act must be true or false" in bad_value.stderr
+    assert not (run_dir / "variants").exists() and not (tmp_path / "v").exists()
+
+
+def test_plugins_json_lists_each_methods_recipe_keys(trust):
+    listing = trust("plugins", "--json", env=QUANTIZER_PLUGINS).json()
+    options = {name: keys for entry in listing for name, keys in entry["options"].items()}
+    assert {"quant_type", "compute_dtype", "double_quant"} <= set(options["quantizer/bnb"])
+    assert {"sym", "desc_act", "damp_percent"} <= set(options["quantizer/gptq"])
+    assert "zero_point" in options["quantizer/awq"] and {"axis", "compute_dtype"} <= set(options["quantizer/hqq"])
+    assert options["pruner/wanda"] == options["pruner/sparsegpt"] and "percdamp" in options["pruner/magnitude"]

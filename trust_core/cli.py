@@ -271,6 +271,15 @@ def _compression_options(func: Callable[..., Any], variant_note: str = RUN_VARIA
             help="Quantization: group size (default 64).",
         ),
         click.option(
+            "--recipe",
+            "recipe",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="A key of the method's recipe, repeatable or comma-separated (e.g. --recipe quant_type=fp4 for "
+            "bnb, --recipe desc_act=true for gptq); `trust plugins` lists each method's keys. Overrides the options "
+            "above; an unknown key is an error naming the method and the key.",
+        ),
+        click.option(
             "--calibration-samples",
             type=click.IntRange(1),
             help="Calibration sequences for methods that use them (plugin default otherwise).",
@@ -359,7 +368,7 @@ def _evaluate_options(func: Callable[..., Any], only: tuple[str, ...] | None = N
 
 def _request(params: dict[str, Any]) -> Any:
     """The compression request in ``params`` (removing its options), or None."""
-    from trust_core.compression import compression_request
+    from trust_core.compression import compression_request, parse_recipe_items
 
     return compression_request(
         params.pop("prune", None),
@@ -370,6 +379,7 @@ def _request(params: dict[str, Any]) -> Any:
         group_size=params.pop("quant_group_size", None),
         calibration_samples=params.pop("calibration_samples", None),
         seed=params.get("seed", 42),
+        extra=parse_recipe_items(params.pop("recipe", ()) or ()),
     )
 
 
@@ -620,7 +630,13 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
 
     registry = _registry(ctx)
     listing = [
-        {"name": info.name, "version": info.version, "source": info.source, "components": info.components}
+        {
+            "name": info.name,
+            "version": info.version,
+            "source": info.source,
+            "components": info.components,
+            "options": _component_options(registry, info.components),
+        }
         for info in sorted(registry.plugins.values(), key=lambda info: info.name)
     ]
     if as_json:
@@ -632,10 +648,23 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"{entry['name']} {entry['version']}")
         for kind, names in sorted(entry["components"].items()):
             click.echo(f"  {kind}: {', '.join(sorted(names))}")
+        for component, options in entry["options"].items():
+            click.echo(f"    {component} --recipe keys: {', '.join(options)}")
     if not listing:
         click.echo(_no_plugins_line())
     elif entry_points_disabled():
         click.echo(f"(no installed plugin is loaded: {ALLOW_LIST_ENV} is set and empty)")
+
+
+def _component_options(registry: Any, components: dict[str, list[str]]) -> dict[str, dict[str, str]]:
+    """``kind/name`` -> the recipe keys it declares and what each means (quantizers and pruners that declare them)."""
+    options: dict[str, dict[str, str]] = {}
+    for kind in ("quantizer", "pruner"):
+        for name in sorted(components.get(kind, [])):
+            declared = getattr(registry.components[kind].get(name), "recipe_options", None)
+            if declared:
+                options[f"{kind}/{name}"] = dict(declared)
+    return options
 
 
 def _no_plugins_line() -> str:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,10 +54,31 @@ def compression_request(
     group_size: int | None = None,
     calibration_samples: int | None = None,
     seed: int = 42,
+    extra: Mapping[str, Any] | None = None,
 ) -> CompressionRequest | None:
-    """The request the options describe, or None when neither ``--prune`` nor ``--quantize`` was given."""
+    """The request the options describe, or None when neither ``--prune`` nor ``--quantize`` was given.
+
+    ``extra`` (``--recipe KEY=VALUE``) adds method-specific keys and overrides the ones the options set."""
     if prune and quantize:
         raise UserError("--prune and --quantize: choose one (compose variants by compressing a variant)")
+    if extra and not (prune or quantize):
+        raise UserError("--recipe applies to --prune or --quantize")
+    request = _base_request(prune, quantize, sparsity, pattern, bits, group_size, calibration_samples, seed)
+    if request is None or not extra:
+        return request
+    return CompressionRequest(request.kind, request.method, {**request.recipe, **extra})
+
+
+def _base_request(
+    prune: str | None,
+    quantize: str | None,
+    sparsity: float | None,
+    pattern: str | None,
+    bits: int | None,
+    group_size: int | None,
+    calibration_samples: int | None,
+    seed: int,
+) -> CompressionRequest | None:
     if prune:
         recipe: dict[str, Any] = {"pattern": pattern}
         if sparsity is not None or pattern is None:  # an N:M pattern implies its own sparsity
@@ -72,6 +94,40 @@ def compression_request(
             recipe["calibration_samples"] = calibration_samples
         return CompressionRequest("quantize", quantize, {**recipe, "seed": seed})
     return None
+
+
+def recipe_value(text: str) -> Any:
+    """A ``--recipe`` value as the type it reads as: true/false, an integer, a number, null, else the text."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("null", "none"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
+
+
+def parse_recipe_items(items: Sequence[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` items (``--recipe``, repeatable or comma-separated) as a recipe mapping."""
+    recipe: dict[str, Any] = {}
+    for item in (part for given in items for part in given.split(",") if part.strip()):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key.strip()):
+            raise UserError(f"--recipe {item!r}: expected KEY=VALUE (e.g. --recipe quant_type=fp4)")
+        recipe[key.strip()] = recipe_value(value)
+    return recipe
+
+
+def check_request(registry: Registry, request: CompressionRequest) -> None:
+    """The method is registered and accepts the recipe: checked before any model is loaded (exit 2 naming the
+    method and the key otherwise)."""
+    kind = "pruner" if request.kind == "prune" else "quantizer"
+    component = registry.compressor(kind, request.method)
+    type(component).check_recipe(request.recipe)
 
 
 def recipe_int(recipe: Mapping[str, Any], key: str, default: int | None, who: str) -> int | None:
@@ -123,6 +179,7 @@ def compress(
     """Produce the variant in ``out_dir`` (which must not hold one already) and write its ``variant.json``."""
     kind = "pruner" if request.kind == "prune" else "quantizer"
     component = registry.compressor(kind, request.method)
+    type(component).check_recipe(request.recipe)
     if (out_dir / VARIANT_FILE).exists():
         raise UserError(f"--out {out_dir}: already holds a variant (remove it or choose another folder)")
     base = registry.make_backend(model_spec, None, options)
@@ -211,6 +268,7 @@ def cached_variant(
     registry: Registry, model_spec: str, request: CompressionRequest, run_dir: Path, options: BackendOptions
 ) -> tuple[str, dict[str, Any]]:
     """The variant for ``request`` under ``run_dir/variants/``, produced on first use and reused after."""
+    check_request(registry, request)
     base = registry.make_backend(model_spec, None, options)
     fingerprint = base.fingerprint()
     base.close()

@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from trust_core.errors import UserError
+
 if TYPE_CHECKING:
     from trust_core.outcomes import MetricSpec
 
@@ -191,6 +193,14 @@ class Variant:
     details: Mapping[str, Any] = field(default_factory=dict)
 
 
+def check_recipe_keys(method: str, recipe: Mapping[str, Any], known: Mapping[str, str]) -> None:
+    """Raise a UserError naming ``method`` and every key of ``recipe`` outside ``known`` (when ``known`` is
+    declared): a misspelt key would otherwise change nothing."""
+    unknown = sorted(set(recipe) - set(known))
+    if known and unknown:
+        raise UserError(f"{method} recipe: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+
+
 class Quantizer(ABC):
     """Produces or loads a quantized variant of a model.
 
@@ -201,6 +211,16 @@ class Quantizer(ABC):
     name: ClassVar[str]
     version: ClassVar[str] = "1"
     description: ClassVar[str] = ""
+
+    recipe_options: ClassVar[Mapping[str, str]] = {}
+    """The recipe keys this method accepts (``--recipe KEY=VALUE``, study files), each with what it means; shown
+    by ``trust plugins``. Empty: not declared (the recipe is not checked up front)."""
+
+    @classmethod
+    def check_recipe(cls, recipe: Mapping[str, Any]) -> None:
+        """Validate ``recipe`` before anything is loaded; raise :class:`~trust_core.errors.UserError` naming the
+        method and the key. Default: reject keys outside :attr:`recipe_options` (when it is declared)."""
+        check_recipe_keys(cls.name, recipe, cls.recipe_options)
 
     @abstractmethod
     def quantize(self, model: str, recipe: Mapping[str, Any], output_dir: Path) -> Variant:
@@ -217,6 +237,16 @@ class Pruner(ABC):
     name: ClassVar[str]
     version: ClassVar[str] = "1"
     description: ClassVar[str] = ""
+
+    recipe_options: ClassVar[Mapping[str, str]] = {}
+    """The recipe keys this method accepts (``--recipe KEY=VALUE``, study files), each with what it means; shown
+    by ``trust plugins``. Empty: not declared (the recipe is not checked up front)."""
+
+    @classmethod
+    def check_recipe(cls, recipe: Mapping[str, Any]) -> None:
+        """Validate ``recipe`` before anything is loaded; raise :class:`~trust_core.errors.UserError` naming the
+        method and the key. Default: reject keys outside :attr:`recipe_options` (when it is declared)."""
+        check_recipe_keys(cls.name, recipe, cls.recipe_options)
 
     @abstractmethod
     def prune(self, model: str, recipe: Mapping[str, Any], output_dir: Path) -> Variant:

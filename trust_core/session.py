@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from trust_core import __version__
-from trust_core.compression import cached_variant, read_variant, variant_model
+from trust_core.compression import cached_variant, check_request, read_variant, variant_model
 from trust_core.contracts import Backend, Generation, content_hash
 from trust_core.data import DataSource
 from trust_core.errors import UserError
@@ -82,6 +82,8 @@ def _execute(registry: Registry, options: RunOptions, command: str, samples_outp
     """
     started = now()
     _refuse_restart_of_scored_responses(options, command)
+    if options.compression is not None:
+        check_request(registry, options.compression)  # the method and its recipe, before any work
     tasks = resolve_tasks(registry, options.tasks, options.dimensions)
     task_data = load_all(tasks, DataSource(options.data_dir), options.limit)
     if command != "generate":

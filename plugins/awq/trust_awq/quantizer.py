@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from trust_awq.recipe import AwqRecipe, parse_recipe
+from trust_awq.recipe import RECIPE_OPTIONS, AwqRecipe, parse_recipe
 from trust_core.contracts import Quantizer, Variant
 from trust_transformers.gptqmodel_runner import GptqModelJob, run_quantizer
 
@@ -65,6 +65,14 @@ class AwqQuantizer(Quantizer):
     """
 
     name = "awq"
+
+    recipe_options = RECIPE_OPTIONS
+
+    @classmethod
+    def check_recipe(cls, recipe: Mapping[str, Any]) -> None:
+        """The recipe is validated in full before any model is loaded."""
+        parse_recipe(recipe)
+
     version = "1"
     description = "AWQ via GPTQModel 7.6 on CPU or GPU (calibrated, seeded); 4-bit GEMM checkpoints"
 

@@ -25,8 +25,16 @@ DEFAULT_CALIBRATION_SAMPLES = 32
 MAX_CALIBRATION_SAMPLES = 512
 DEFAULT_SEED = 0
 
-KNOWN_KEYS = frozenset({"bits", "group_size", "calibration_samples", "seed", "zero_point"})
-"""Every key a recipe may hold; any other key is an error (a misspelt key would silently change nothing)."""
+RECIPE_OPTIONS: Mapping[str, str] = {
+    "bits": "bits per weight: 4 (AWQ's GEMM format)",
+    "group_size": "weights per quantization group: 32, 64 (default) or 128",
+    "calibration_samples": "calibration sequences; default 32",
+    "seed": "seed for choosing calibration text; default 0",
+    "zero_point": "asymmetric quantization with a zero point (true/false; default true)",
+}
+"""Every key a recipe may hold, with what it means (``--recipe KEY=VALUE``, ``trust plugins``); any other key is
+an error (a misspelt key would silently change nothing)."""
+KNOWN_KEYS = frozenset(RECIPE_OPTIONS)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -68,3 +70,15 @@ def test_int8_checkpoint_loads_in_the_hf_backend(smollm2_gguf: str, tmp_path: Pa
     assert variant.details["quantized_layers"] == {"Linear8bitLt": 210}
     assert json.loads((out / "config.json").read_text())["quantization_config"]["load_in_8bit"] is True
     _generate_with_hf_backend(out)
+
+
+def test_recipe_keys_given_on_the_command_line_reach_the_quantizer_and_variant_json(
+    smollm2_gguf: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "fp4"
+    args = ["compress", "--model", smollm2_gguf, "--quantize", "bnb", "--recipe", "quant_type=fp4", "--out", str(out)]
+    done = subprocess.run([sys.executable, "-m", "trust_core", *args], capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    info = json.loads((out / "variant.json").read_text())
+    assert info["recipe"]["quant_type"] == "fp4" and info["details"]["quant_type"] == "fp4"
+    assert json.loads((out / "config.json").read_text())["quantization_config"]["bnb_4bit_quant_type"] == "fp4"

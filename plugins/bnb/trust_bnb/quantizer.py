@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from trust_bnb.recipe import BNB_4BIT_BLOCKSIZE, BnbRecipe, parse_recipe
+from trust_bnb.recipe import BNB_4BIT_BLOCKSIZE, RECIPE_OPTIONS, BnbRecipe, parse_recipe
 from trust_core.contracts import Quantizer, Variant
 from trust_core.errors import UserError
 from trust_transformers.checks import layer_counts, reload_and_generate
@@ -75,6 +75,14 @@ class BnbQuantizer(Quantizer):
     """
 
     name = "bnb"
+
+    recipe_options = RECIPE_OPTIONS
+
+    @classmethod
+    def check_recipe(cls, recipe: Mapping[str, Any]) -> None:
+        """The recipe is validated in full before any model is loaded."""
+        parse_recipe(recipe)
+
     version = "1"
     description = "bitsandbytes nf4/fp4 (4-bit) or int8 (8-bit) weights; data-free; loads on CPU with transformers"
 

@@ -21,8 +21,17 @@ DEFAULT_GROUP_SIZE = 64
 BNB_4BIT_BLOCKSIZE = 64
 """The block size bitsandbytes uses for 4-bit weights through transformers (not configurable there)."""
 
-KNOWN_KEYS = frozenset({"bits", "group_size", "seed", "quant_type", "compute_dtype", "double_quant"})
-"""Every key a recipe may hold; any other key is an error (a misspelt key would silently change nothing)."""
+RECIPE_OPTIONS: Mapping[str, str] = {
+    "bits": "4 (nf4/fp4) or 8 (int8, LLM.int8 row-wise absmax); default 4",
+    "group_size": "only the default 64 (bitsandbytes' fixed 4-bit block); recorded as not applied",
+    "seed": "recorded; bitsandbytes quantization is deterministic and uses no data",
+    "quant_type": "4-bit: nf4 (default) or fp4; 8-bit: int8",
+    "compute_dtype": "dtype 4-bit layers de-quantize to for their matmuls: float32 (default), bfloat16, float16",
+    "double_quant": "also quantize the 4-bit block scales (true/false; default false)",
+}
+"""Every key a recipe may hold, with what it means (``--recipe KEY=VALUE``, ``trust plugins``); any other key is
+an error (a misspelt key would silently change nothing)."""
+KNOWN_KEYS = frozenset(RECIPE_OPTIONS)
 
 
 @dataclass(frozen=True)

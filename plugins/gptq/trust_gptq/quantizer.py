@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from trust_core.contracts import Quantizer, Variant
-from trust_gptq.recipe import GptqRecipe, parse_recipe
+from trust_gptq.recipe import RECIPE_OPTIONS, GptqRecipe, parse_recipe
 from trust_transformers.gptqmodel_runner import GptqModelJob, import_gptqmodel, run_quantizer
 
 
@@ -59,6 +59,14 @@ class GptqQuantizer(Quantizer):
     """
 
     name = "gptq"
+
+    recipe_options = RECIPE_OPTIONS
+
+    @classmethod
+    def check_recipe(cls, recipe: Mapping[str, Any]) -> None:
+        """The recipe is validated in full before any model is loaded."""
+        parse_recipe(recipe)
+
     version = "1"
     description = "GPTQ via GPTQModel 7.6 on CPU (calibrated, seeded); checkpoints transformers loads on CPU"
 

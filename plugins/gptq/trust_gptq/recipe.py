@@ -26,8 +26,18 @@ MAX_CALIBRATION_SAMPLES = 512
 DEFAULT_SEED = 0
 DEFAULT_DAMP_PERCENT = 0.05
 
-KNOWN_KEYS = frozenset({"bits", "group_size", "calibration_samples", "seed", "sym", "desc_act", "damp_percent"})
-"""Every key a recipe may hold; any other key is an error (a misspelt key would silently change nothing)."""
+RECIPE_OPTIONS: Mapping[str, str] = {
+    "bits": "bits per weight: 2, 3, 4 or 8; default 4",
+    "group_size": "weights per quantization group: -1 (one per row), 16 ... 1024; default 64",
+    "calibration_samples": "calibration sequences; default 32",
+    "seed": "seed for choosing calibration text; default 0",
+    "sym": "symmetric quantization (true/false; default true)",
+    "desc_act": "quantize columns in order of decreasing activation (true/false; default false)",
+    "damp_percent": "Hessian dampening, a fraction of its mean diagonal; default 0.05",
+}
+"""Every key a recipe may hold, with what it means (``--recipe KEY=VALUE``, ``trust plugins``); any other key is
+an error (a misspelt key would silently change nothing)."""
+KNOWN_KEYS = frozenset(RECIPE_OPTIONS)
 
 
 @dataclass(frozen=True)

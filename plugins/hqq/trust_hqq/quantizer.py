@@ -16,7 +16,7 @@ from typing import Any
 from trust_core.contracts import Quantizer, Variant
 from trust_core.errors import UserError
 from trust_hqq.checkpoint import WEIGHTS_FILE, is_hqq_folder, load_hqq, quiet_hqq, read_marker, write_marker
-from trust_hqq.recipe import HqqRecipe, parse_recipe
+from trust_hqq.recipe import RECIPE_OPTIONS, HqqRecipe, parse_recipe
 from trust_transformers.checks import reload_and_generate
 from trust_transformers.source import (
     ModelSource,
@@ -53,6 +53,14 @@ class HqqQuantizer(Quantizer):
     """
 
     name = "hqq"
+
+    recipe_options = RECIPE_OPTIONS
+
+    @classmethod
+    def check_recipe(cls, recipe: Mapping[str, Any]) -> None:
+        """The recipe is validated in full before any model is loaded."""
+        parse_recipe(recipe)
+
     version = "1"
     description = "HQQ (half-quadratic, calibration-free) via hqq; 1/2/3/4/8 bits, any group size; CPU or GPU"
 

@@ -22,8 +22,16 @@ AXES = (0, 1)
 DEFAULT_AXIS = 1
 COMPUTE_DTYPES = ("float32", "bfloat16", "float16")
 
-KNOWN_KEYS = frozenset({"bits", "group_size", "axis", "compute_dtype", "seed"})
-"""Every key a recipe may hold; any other key is an error (a misspelt key would silently change nothing)."""
+RECIPE_OPTIONS: Mapping[str, str] = {
+    "bits": "bits per weight: 1, 2, 3, 4 or 8; default 4",
+    "group_size": "weights per quantization group; default 64",
+    "axis": "grouping axis: 1 along the input dimension (default), 0 along the output dimension",
+    "compute_dtype": "dtype layers de-quantize to: float32 (default), bfloat16, float16",
+    "seed": "recorded; HQQ is calibration-free",
+}
+"""Every key a recipe may hold, with what it means (``--recipe KEY=VALUE``, ``trust plugins``); any other key is
+an error (a misspelt key would silently change nothing)."""
+KNOWN_KEYS = frozenset(RECIPE_OPTIONS)
 
 
 @dataclass(frozen=True)

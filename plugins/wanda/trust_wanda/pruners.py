@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from trust_core.contracts import Pruner, Variant
 from trust_core.errors import UserError
 from trust_transformers.source import ModelSource, load_dense, require_dense, require_source
-from trust_wanda.recipe import PruneRecipe, parse_recipe
+from trust_wanda.recipe import RECIPE_OPTIONS, PruneRecipe, parse_recipe
 
 
 def folder_size(folder: Path) -> int:
@@ -30,6 +30,15 @@ class _BlockPruner(Pruner):
 
     uses_calibration: ClassVar[bool] = True
     reference: ClassVar[str] = ""
+    recipe_options = RECIPE_OPTIONS
+
+    @classmethod
+    def check_recipe(cls, recipe: Mapping[str, Any]) -> None:
+        """The recipe is validated in full before any model is loaded; the message names the pruner."""
+        try:
+            parse_recipe(recipe)
+        except UserError as exc:
+            raise UserError(f"{cls.name} {exc}") from None
 
     def prune(self, model: str, recipe: Mapping[str, Any], output_dir: Path) -> Variant:
         """Prune ``model`` (GGUF path, folder or hub id) per ``recipe`` and save it under ``output_dir``."""

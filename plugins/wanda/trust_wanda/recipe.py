@@ -22,20 +22,20 @@ DEFAULT_BLOCKSIZE = 128
 DEFAULT_PERCDAMP = 0.01
 COMPARISONS = ("row", "layer")
 
-KNOWN_KEYS = frozenset(
-    {
-        "sparsity",
-        "pattern",
-        "calibration_samples",
-        "calibration_seq_len",
-        "calibration_file",
-        "seed",
-        "comparison",
-        "blocksize",
-        "percdamp",
-    }
-)
-"""Every key a recipe may hold; any other key is an error (a misspelt key would silently change nothing)."""
+RECIPE_OPTIONS: Mapping[str, str] = {
+    "sparsity": "fraction of weights zeroed per pruned layer (0-1); default 0.5, implied by an N:M pattern",
+    "pattern": "N:M semi-structured pattern (2:4, 4:8) or null for unstructured",
+    "calibration_samples": "calibration sequences (wanda, sparsegpt); default 32",
+    "calibration_seq_len": "tokens per calibration sequence; default 256",
+    "calibration_file": "a text file to draw calibration sequences from (default: the packaged text)",
+    "seed": "seed for choosing calibration text; default 0",
+    "comparison": "unstructured magnitude/wanda: compare scores per output row (row, default) or per layer (layer)",
+    "blocksize": "SparseGPT's lazy-update block width; default 128",
+    "percdamp": "SparseGPT's Hessian dampening; default 0.01",
+}
+"""Every key a recipe may hold, with what it means (``--recipe KEY=VALUE``, ``trust plugins``); any other key is
+an error (a misspelt key would silently change nothing)."""
+KNOWN_KEYS = frozenset(RECIPE_OPTIONS)
 
 PATTERN_RE = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*$")
 
