@@ -116,22 +116,29 @@ def test_weights_digest_covers_weight_files_only(tmp_path: Path):
     assert weights_digest(tmp_path)[0] != digest
 
 
-def test_seed_load_flags_mean_quantize():
-    from trust_core.cli import seed_aliases
+def test_ornl_workflow_flags_are_translated_into_trusts_own():
+    from trust_core.flag_translation import translate_flags
 
-    assert seed_aliases(["run", "--load_hqq_model", "--hqq_bits", "4"]) == [
+    assert translate_flags(["run", "--load_hqq_model", "--hqq_bits", "4", "--hqq_groupsize=32"]) == [
         "run",
         "--quantize",
         "hqq",
-        "--hqq_bits",
+        "--quant-bits",
         "4",
+        "--quant-group-size=32",
     ]
-    assert seed_aliases(["--load_bnb_model"]) == ["--quantize", "bnb"]
-    assert seed_aliases(["--load_custom_model", "m"]) == ["--load_custom_model", "m"]  # an alias of --model
-    assert seed_aliases(["--", "--load_hqq_model"]) == ["--", "--load_hqq_model"]
+    assert translate_flags(["--load_bnb_model"]) == ["--quantize", "bnb"]
+    assert translate_flags(["--load_custom_model", "m", "--model_path=n"]) == ["--model", "m", "--model=n"]
+    assert translate_flags(["--subtasks", "a", "--include_generate_types", "b"]) == [
+        "--tasks",
+        "a",
+        "--dimensions",
+        "b",
+    ]
+    assert translate_flags(["--", "--load_hqq_model"]) == ["--", "--load_hqq_model"]
 
 
-def test_a_seed_load_flag_compresses_with_that_quantizer(scripted, tmp_path: Path):
+def test_an_ornl_load_flag_compresses_with_that_quantizer(scripted, tmp_path: Path):
     out = tmp_path / "v"
     run = scripted(
         "compress",
@@ -258,8 +265,30 @@ def test_an_unknown_recipe_key_exits_2_naming_the_method_and_the_key_before_any_
 
 def test_plugins_json_lists_each_methods_recipe_keys(trust):
     listing = trust("plugins", "--json", env=QUANTIZER_PLUGINS).json()
-    options = {name: keys for entry in listing for name, keys in entry["options"].items()}
+    options = {
+        name: declared["recipe"]
+        for entry in listing
+        for name, declared in entry["options"].items()
+        if "recipe" in declared
+    }
     assert {"quant_type", "compute_dtype", "double_quant"} <= set(options["quantizer/bnb"])
     assert {"sym", "desc_act", "damp_percent"} <= set(options["quantizer/gptq"])
     assert "zero_point" in options["quantizer/awq"] and {"axis", "compute_dtype"} <= set(options["quantizer/hqq"])
     assert options["pruner/wanda"] == options["pruner/sparsegpt"] and "percdamp" in options["pruner/magnitude"]
+
+
+def test_the_cli_names_no_provider_and_no_compression_method():
+    """Components declare their own keys and recipe options (issue #10, item 2): the command line's code names
+    none of them; other tools' flags live in one translation table (trust_core.flag_translation)."""
+    import re
+
+    from trust_core.registry import Registry
+
+    registry = Registry()
+    providers = set(registry.api_keys())
+    variables = {variable for variable in registry.api_keys().values() if variable}
+    methods = set(registry.components["quantizer"]) | set(registry.components["pruner"])
+    assert {"openai", "gemini", "perspective"} <= providers and {"bnb", "gptq", "wanda"} <= methods
+    source = (Path(__file__).parents[1] / "trust_core" / "cli.py").read_text()
+    for name in sorted(providers | variables | methods):
+        assert not re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", source), f"cli.py names {name}"

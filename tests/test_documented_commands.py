@@ -30,7 +30,8 @@ import click
 import pytest
 
 from conftest import REPO, Completed
-from trust_core.cli import cli, hoist_plugin_dirs, seed_aliases
+from trust_core.cli import cli, hoist_plugin_dirs
+from trust_core.flag_translation import translate_flags
 from trust_core.testing_http import Recorded, Reply, ScriptedServer
 
 DOCUMENTS = ("README.md", "docs/user-guide.md", "docs/compression.md", "docs/evaluators.md", "docs/plugins.md")
@@ -465,7 +466,7 @@ def fill(token: str, values: dict[str, str]) -> str:
 
 
 def with_model(args: list[str], model: str) -> list[str]:
-    """``args`` with ``--model`` (or one of its seed spellings) set to ``model``."""
+    """``args`` with ``--model`` (or one of the ORNL workflow's spellings of it) set to ``model``."""
     spellings = {"--model", "--model_path", "--load_custom_model"}
     for index, arg in enumerate(args[:-1]):
         if arg in spellings:
@@ -549,7 +550,7 @@ def test_the_extraction_reads_shell_syntax():
 def parse(args: list[str]) -> None:
     """Parse ``trust ARGS`` with the real click CLI, as :func:`trust_core.cli.main` would, without running it:
     unknown options, bad values and missing paths raise :class:`click.UsageError`."""
-    args = hoist_plugin_dirs(seed_aliases(args))
+    args = hoist_plugin_dirs(translate_flags(args))
     root_args: list[str] = []
     while args and args[0].startswith("--plugin-dir"):
         take = 1 if "=" in args[0] else 2

@@ -215,10 +215,16 @@ def test_bad_options_exit_2_without_traceback(scripted, tmp_path: Path, args, ex
 
 def test_api_keys_never_reach_results_logs_or_store(scripted, tmp_path: Path):
     secret = "sk-test-SECRET-0123456789"
-    result = scripted(*ECHO, "--run-dir", str(tmp_path), "--openai-api-key", secret, env=NO_ENTRY_POINTS)
+    result = scripted(*ECHO, "--run-dir", str(tmp_path), "--perspective-api-key", secret, env=NO_ENTRY_POINTS)
     assert result.code == 0, result.stderr
-    from_env = scripted(*ECHO, "--run-dir", str(tmp_path), env={**NO_ENTRY_POINTS, "GEMINI_API_KEY": secret})
+    env = {**NO_ENTRY_POINTS, "PERSPECTIVE_API_KEY": secret}
+    from_env = scripted(*ECHO, "--run-dir", str(tmp_path), env=env)
     assert from_env.code == 0
+    unknown = scripted(*ECHO, "--run-dir", str(tmp_path), "--key", f"nobody={secret}", env=NO_ENTRY_POINTS)
+    assert (
+        unknown.code == 2 and "no installed component takes a key named nobody (known: perspective)" in unknown.stderr
+    )
+    assert secret not in unknown.stderr
     for text in (result.stdout, result.stderr, from_env.stdout, from_env.stderr):
         assert secret not in text
     for path in tmp_path.rglob("*"):
@@ -314,21 +320,31 @@ def test_a_named_chat_template_renders_the_prompts(scripted, tmp_path: Path):
     assert unknown.code == 2 and "--chat-template nope" in unknown.stderr and "bracket" in unknown.stderr
 
 
-def test_seed_embedder_and_judge_flags_fold_into_the_options():
-    from trust_core.cli import _combine_judge_options, _embed_choice
-
-    params = {"judge": None, "judge_family": "gpt", "judge_model": "gpt-4o", "embedder": None, "embed_choice": 0}
-    _combine_judge_options(params)
-    _embed_choice(params)
-    assert (params["judge"], params["embedder"]) == ("gpt:gpt-4o", "openai")
-    local = {"embedder": None, "embed_choice": 1}
-    _embed_choice(local)
-    assert local["embedder"] is None
+def test_ornl_embedder_judge_and_key_flags_are_translated():
     import pytest
 
     from trust_core.errors import UserError
+    from trust_core.flag_translation import fold_judge_family, translate_flags
 
+    params = {"judge": None, "judge_family": "gpt", "judge_model": "gpt-4o"}
+    fold_judge_family(params)
+    assert params["judge"] == "gpt:gpt-4o"
+    assert translate_flags(["run", "--embed_choice", "0"]) == ["run", "--embedder", "openai"]
+    assert translate_flags(["run", "--embed_choice=1"]) == ["run"]  # the default local embedder
+    assert translate_flags(["--judge_family", "qwen", "--judge_model=m"]) == [
+        "--judge-family",
+        "qwen",
+        "--judge-model=m",
+    ]
+    assert translate_flags(["--openai-api-key", "k1", "--gemini-api-key=k2", "--api-key-env", "V"]) == [
+        "--key",
+        "openai=k1",
+        "--key",
+        "gemini=k2",
+        "--api-key-env",
+        "V",
+    ]
     with pytest.raises(UserError, match="--judge_model needs --judge_family"):
-        _combine_judge_options({"judge": None, "judge_family": None, "judge_model": "m"})
+        fold_judge_family({"judge": None, "judge_family": None, "judge_model": "m"})
     with pytest.raises(UserError, match="give one or the other"):
-        _embed_choice({"embedder": "minilm", "embed_choice": 0})
+        translate_flags(["--embedder", "minilm", "--embed_choice", "0"])

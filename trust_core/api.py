@@ -265,6 +265,13 @@ class ApiBackend(Backend):
     provider: ClassVar[Provider]
     resolves_aliases = False
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A provider's backend needs its key (:attr:`Backend.needs_key`, :attr:`Backend.key_env_var`)."""
+        super().__init_subclass__(**kwargs)
+        provider = cls.__dict__.get("provider")
+        if isinstance(provider, Provider):
+            cls.needs_key, cls.key_env_var = provider.secret, provider.key_env
+
     def __init__(
         self, model: str, options: BackendOptions, base_url_option: str = "base_url", who: str | None = None
     ) -> None:
@@ -347,6 +354,13 @@ class ApiJudge(DelegatingJudge):
 
     backend_class: ClassVar[type[ApiBackend]]
     default_model: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """The judge needs its backend's key."""
+        super().__init_subclass__(**kwargs)
+        backend = cls.__dict__.get("backend_class")
+        if backend is not None:
+            cls.needs_key, cls.key_env_var = backend.needs_key, backend.key_env_var
 
     @classmethod
     def unavailable_reason(cls, secrets: Mapping[str, str]) -> str | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -15,9 +14,9 @@ import click
 from trust_core import __version__
 from trust_core.contracts import BackendOptions
 from trust_core.errors import UserError
+from trust_core.flag_translation import fold_judge_family, translate_flags
 
 PLUGIN_DIRS_ENV = "TRUST_PLUGIN_DIRS"
-SECRET_OPTIONS = {"openai": "OPENAI_API_KEY", "gemini": "GEMINI_API_KEY", "perspective": "PERSPECTIVE_API_KEY"}
 API_OPTIONS = (
     "base_url", "judge_base_url", "max_concurrency", "request_timeout", "max_retries", "chat_template",
     "api_key_env", "judge_api_key_env", "allow_insecure",
@@ -74,8 +73,6 @@ def _run_options(func: Callable[..., Any], only: tuple[str, ...] | None = None) 
     options = [
         click.option(
             "--model",
-            "--model_path",
-            "--load_custom_model",
             "model",
             metavar="MODEL",
             help="HF id, local folder, GGUF file, or a registered alias (default: the embedded model).",
@@ -85,7 +82,6 @@ def _run_options(func: Callable[..., Any], only: tuple[str, ...] | None = None) 
         ),
         click.option(
             "--tasks",
-            "--subtasks",
             "tasks",
             multiple=True,
             metavar="TASKS",
@@ -94,8 +90,6 @@ def _run_options(func: Callable[..., Any], only: tuple[str, ...] | None = None) 
         ),
         click.option(
             "--dimensions",
-            "--include_generate_types",
-            "--include_evaluate_types",
             "dimensions",
             multiple=True,
             metavar="DIMS",
@@ -103,7 +97,6 @@ def _run_options(func: Callable[..., Any], only: tuple[str, ...] | None = None) 
         ),
         click.option(
             "--data-dir",
-            "--data_path",
             "data_dir",
             type=click.Path(exists=True, path_type=Path),
             help="TrustLLM data: a folder in the layout <dimension>/<file>.json, or dataset.zip itself. "
@@ -124,7 +117,6 @@ def _run_options(func: Callable[..., Any], only: tuple[str, ...] | None = None) 
         ),
         click.option(
             "--max-new-tokens",
-            "--max_new_token",
             "max_new_tokens",
             type=click.IntRange(min=1),
             default=256,
@@ -138,7 +130,6 @@ def _run_options(func: Callable[..., Any], only: tuple[str, ...] | None = None) 
         ),
         click.option(
             "--num-gpus",
-            "--num_gpus",
             "num_gpus",
             type=click.IntRange(min=0),
             default=0,
@@ -155,46 +146,32 @@ def _run_options(func: Callable[..., Any], only: tuple[str, ...] | None = None) 
         click.option("--seed", type=int, default=42, show_default=True, help="Seed for sampling and shuffles."),
         click.option("--trust-remote-code", is_flag=True, help="Allow code from model repositories to run."),
         click.option(
-            "--openai-api-key",
-            envvar="OPENAI_API_KEY",
-            show_envvar=True,
-            metavar="KEY",
-            help="OpenAI-compatible API key, sent to every OpenAI endpoint of the run. Read from OPENAI_API_KEY, "
-            "it is sent only to OpenAI's own endpoint (see --api-key-env).",
-        ),
-        click.option(
-            "--gemini-api-key",
-            envvar="GEMINI_API_KEY",
-            show_envvar=True,
-            metavar="KEY",
-            help="Gemini API key. Read from GEMINI_API_KEY, it is sent only to Google's own endpoint.",
-        ),
-        click.option(
-            "--perspective-api-key",
-            envvar="PERSPECTIVE_API_KEY",
-            show_envvar=True,
-            metavar="KEY",
-            help="Perspective API key (toxicity). Read from PERSPECTIVE_API_KEY, it is sent only to Google's "
-            "own endpoint.",
+            "--key",
+            "keys",
+            multiple=True,
+            metavar="NAME=KEY",
+            help="An API key, for the components that need the key NAME (repeatable; --NAME-api-key KEY is the same). "
+            "`trust plugins` lists each component's key and the environment variable it is read from when not given "
+            "here; a key read from the environment is sent only to the provider's own endpoint (see --api-key-env).",
         ),
         click.option(
             "--chat-template",
             metavar="NAME[:ARG]",
-            help="Render prompts with this registered chat template (e.g. fastchat:vicuna_v1.1) instead of the "
+            help="Render prompts with this registered chat template (`trust plugins` lists them) instead of the "
             "tokenizer's; by default a registered template is used only when the tokenizer has none.",
         ),
         click.option(
             "--base-url",
             metavar="URL",
-            help="API backends and embedders: the server's base URL (e.g. http://127.0.0.1:8000/v1 for vLLM, TGI, "
-            "llama.cpp, Ollama or FastChat with --backend openai; default: OPENAI_BASE_URL / GEMINI_BASE_URL, else "
-            "the provider's own endpoint). A key read from the environment is not sent to it: see --api-key-env.",
+            help="API backends and embedders: the server's base URL (e.g. http://127.0.0.1:8000/v1 for an "
+            "OpenAI-compatible server; default: the provider's base-URL environment variable, else its own endpoint). "
+            "A key read from the environment is not sent to it: see --api-key-env.",
         ),
         click.option(
             "--api-key-env",
             metavar="NAME",
             help="Send the value of environment variable NAME as the API key to the --base-url endpoint "
-            "(e.g. --api-key-env OPENAI_API_KEY, or a variable holding your server's key).",
+            "(e.g. a provider's key variable, or a variable holding your server's key).",
         ),
         click.option(
             "--allow-insecure",
@@ -241,14 +218,13 @@ def _compression_options(func: Callable[..., Any], variant_note: str = RUN_VARIA
         click.option(
             "--prune",
             metavar="METHOD",
-            help=f"Prune the model with this pruner (e.g. wanda, magnitude, sparsegpt); {variant_note}.",
+            help=f"Prune the model with this pruner (`trust plugins` lists them); {variant_note}.",
         ),
         click.option(
             "--quantize",
             metavar="METHOD",
-            help=f"Quantize the model with this quantizer (e.g. hqq, bnb, gptq, awq); {variant_note}. "
-            "The ORNL workflow's --load_<method>_model flags (--load_hqq_model, --load_bnb_model) mean "
-            "--quantize <method>.",
+            help=f"Quantize the model with this quantizer (`trust plugins` lists them); {variant_note}. "
+            "The ORNL workflow's --load_<method>_model flags mean --quantize <method>.",
         ),
         click.option(
             "--sparsity",
@@ -258,26 +234,24 @@ def _compression_options(func: Callable[..., Any], variant_note: str = RUN_VARIA
         click.option("--pattern", metavar="N:M", help="Pruning: N:M semi-structured pattern, e.g. 2:4 or 4:8."),
         click.option(
             "--quant-bits",
-            "--hqq_bits",
             "quant_bits",
             type=click.IntRange(1, 16),
-            help="Quantization: bits per weight (default 4).",
+            help="Quantization: bits per weight (default 4; the ORNL workflow's --<method>_bits).",
         ),
         click.option(
             "--quant-group-size",
-            "--hqq_groupsize",
             "quant_group_size",
             type=click.IntRange(1),
-            help="Quantization: group size (default 64).",
+            help="Quantization: group size (default 64; the ORNL workflow's --<method>_groupsize).",
         ),
         click.option(
             "--recipe",
             "recipe",
             multiple=True,
             metavar="KEY=VALUE",
-            help="A key of the method's recipe, repeatable or comma-separated (e.g. --recipe quant_type=fp4 for "
-            "bnb, --recipe desc_act=true for gptq); `trust plugins` lists each method's keys. Overrides the options "
-            "above; an unknown key is an error naming the method and the key.",
+            help="A key of the method's own recipe, repeatable or comma-separated (e.g. --recipe quant_type=fp4); "
+            "`trust plugins` lists each method's keys. Overrides the options above; an unknown key is an error "
+            "naming the method and the key.",
         ),
         click.option(
             "--calibration-samples",
@@ -312,24 +286,21 @@ def _evaluate_options(func: Callable[..., Any], only: tuple[str, ...] | None = N
         click.option(
             "--toxicity-scorer",
             metavar="JUDGE",
-            help="Scores toxicity: perspective (needs a Perspective key), another registered scorer, or a model "
+            help="Scores toxicity: a registered scorer (`trust plugins`; an API scorer needs its --key), or a model "
             "used as LLM rater. Without one, toxicity metrics are reported as skipped.",
         ),
         click.option(
-            "--judge_family",
             "--judge-family",
             "judge_family",
             metavar="FAMILY",
-            help="The ORNL workflow's judge selection: a judge family (llama, glm, gemma, qwen, gpt, gemini); "
-            "with --judge_model the same as --judge FAMILY:MODEL.",
+            help="The ORNL workflow's judge selection (--judge_family): a registered judge family; with "
+            "--judge-model the same as --judge FAMILY:MODEL.",
         ),
-        click.option(
-            "--judge_model", "--judge-model", "judge_model", metavar="MODEL", help="The judge family's model."
-        ),
+        click.option("--judge-model", "judge_model", metavar="MODEL", help="The judge family's model (--judge_model)."),
         click.option(
             "--judge-base-url",
             metavar="URL",
-            help="API judges (e.g. --judge gpt:MODEL): the server's base URL, for any OpenAI-compatible server "
+            help="API judges (--judge NAME:MODEL): the server's base URL, for any OpenAI-compatible server "
             "(default: the provider's own endpoint, never --base-url).",
         ),
         click.option(
@@ -340,15 +311,8 @@ def _evaluate_options(func: Callable[..., Any], only: tuple[str, ...] | None = N
         click.option(
             "--embedder",
             metavar="EMBEDDER",
-            help="Embedder name[:arg] (default: bge-m3 when it is in the local Hugging Face cache, else minilm).",
-        ),
-        click.option(
-            "--embed_choice",
-            "--embed-choice",
-            "embed_choice",
-            type=click.IntRange(min=0),
-            help="The ORNL workflow's embedder choice: 0 = OpenAI embeddings (--embedder openai), other values = the "
-            "default local embedder.",
+            help="Embedder name[:arg] (default: bge-m3 when it is in the local Hugging Face cache, else minilm). "
+            "The ORNL workflow's --embed_choice 0 means the OpenAI embedder.",
         ),
         click.option(
             "--output",
@@ -383,53 +347,39 @@ def _request(params: dict[str, Any]) -> Any:
     )
 
 
-def _combine_judge_options(params: dict[str, Any]) -> None:
-    """Fold the ORNL workflow's ``--judge_family F --judge_model M`` into ``--judge F:M`` (in place)."""
-    family, model = params.pop("judge_family", None), params.pop("judge_model", None)
-    if family is None and model is None:
-        return
-    if params.get("judge"):
-        raise UserError("--judge and --judge_family/--judge_model: give one or the other")
-    if family is None:
-        raise UserError("--judge_model needs --judge_family (or use --judge FAMILY:MODEL)")
-    params["judge"] = f"{family}:{model}" if model else family
+def _api_keys(registry: Any, given: Sequence[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """The API keys of the run and, for those read from the environment, the variable each came from (such a key
+    is sent only to the provider's own endpoint, see :func:`trust_core.api.endpoint_key`).
+
+    ``given`` holds ``--key NAME=KEY`` items; a key no installed component needs is an error naming it. A key not
+    given is read from the environment variable its components declare (``key_env_var``)."""
+    declared: dict[str, str | None] = registry.api_keys()
+    secrets: dict[str, str] = {}
+    for item in given:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UserError("--key: expected NAME=KEY (or --NAME-api-key KEY)")
+        if name not in declared:
+            known = ", ".join(sorted(declared)) or "none installed"
+            raise UserError(f"--key {name}=...: no installed component takes a key named {name} (known: {known})")
+        if value:
+            secrets[name] = value
+    from_environment: dict[str, str] = {}
+    for name, variable in declared.items():
+        if name not in secrets and variable and os.environ.get(variable):
+            secrets[name] = os.environ[variable]
+            from_environment[name] = variable
+    return secrets, from_environment
 
 
-def _embed_choice(params: dict[str, Any]) -> None:
-    """Fold the ORNL workflow's ``--embed_choice N`` into ``--embedder`` (0: openai; otherwise the default), in
-    place."""
-    choice = params.pop("embed_choice", None)
-    if choice is None:
-        return
-    if params.get("embedder"):
-        raise UserError("--embedder and --embed_choice: give one or the other")
-    params["embedder"] = "openai" if choice == 0 else None
-
-
-def _keys_from_environment(secrets: dict[str, str | None]) -> dict[str, str]:
-    """Provider -> the environment variable its key was read from, for keys not given on the command line: such a
-    key is sent only to the provider's own endpoint (see :func:`trust_core.api.endpoint_key`)."""
-    from click.core import ParameterSource
-
-    ctx = click.get_current_context(silent=True)
-    if ctx is None:
-        return {}
-    return {
-        name: SECRET_OPTIONS[name]
-        for name, value in secrets.items()
-        if value and ctx.get_parameter_source(f"{name}_api_key") is ParameterSource.ENVIRONMENT
-    }
-
-
-def _build_options(params: dict[str, Any]) -> Any:
+def _build_options(params: dict[str, Any], registry: Any) -> Any:
     from trust_core.runner import RunOptions
 
     compression = _request(params)
-    secrets = {name: params.pop(f"{name}_api_key") for name in SECRET_OPTIONS}
-    _combine_judge_options(params)
-    _embed_choice(params)
+    secrets, from_environment = _api_keys(registry, params.pop("keys", ()) or ())
+    fold_judge_family(params)
     api = {name: params.pop(name, None) for name in API_OPTIONS}
-    api["keys_from_environment"] = _keys_from_environment(secrets) or None
+    api["keys_from_environment"] = from_environment or None
     backend_options = BackendOptions(
         batch_size=params.pop("batch_size"),
         num_gpus=params.pop("num_gpus"),
@@ -461,7 +411,7 @@ def run(ctx: click.Context, **params: Any) -> None:
     from trust_core.session import execute
 
     samples_output = params.get("samples_output")
-    execute(_registry(ctx), _build_options(params), "run", samples_output)
+    execute(_registry(ctx), _build_options(params, _registry(ctx)), "run", samples_output)
 
 
 @cli.command()
@@ -475,7 +425,7 @@ def generate(ctx: click.Context, **params: Any) -> None:
     """
     from trust_core.session import execute
 
-    execute(_registry(ctx), _build_options(params), "generate", None)
+    execute(_registry(ctx), _build_options(params, _registry(ctx)), "generate", None)
 
 
 @cli.command()
@@ -502,14 +452,12 @@ def evaluate(ctx: click.Context, **params: Any) -> None:
     from trust_core.session import execute
 
     samples_output = params.get("samples_output")
-    execute(_registry(ctx), _build_options(params), "evaluate", samples_output)
+    execute(_registry(ctx), _build_options(params, _registry(ctx)), "evaluate", samples_output)
 
 
 @cli.command()
 @click.option(
     "--model",
-    "--model_path",
-    "--load_custom_model",
     "model",
     metavar="MODEL",
     help="Base model: HF id, local folder, GGUF file or alias (default: the embedded model).",
@@ -536,9 +484,9 @@ def compress(ctx: click.Context, **params: Any) -> None:
 
     \b
     Example:
-      trust compress --model smollm2 --prune wanda --pattern 2:4 --out variants/smollm2-wanda-2of4
-      trust run --model variants/smollm2-wanda-2of4 --tasks truthfulness/hallucination --limit 3
-      trust compress --model smollm2 --quantize hqq --quant-bits 4 --quant-group-size 64 --out variants/hqq4
+      trust compress --model smollm2 --prune PRUNER --pattern 2:4 --out variants/smollm2-2of4
+      trust run --model variants/smollm2-2of4 --tasks truthfulness/hallucination --limit 3
+      trust compress --model smollm2 --quantize QUANTIZER --quant-bits 4 --recipe KEY=VALUE --out variants/q4
 
     The installed pruners and quantizers are listed by `trust plugins`.
     """
@@ -560,8 +508,7 @@ def compress(ctx: click.Context, **params: Any) -> None:
 
 JUDGE_CHECK_OPTIONS = (
     "tasks", "dimensions", "data_dir", "limit", "run_dir", "batch_size", "num_gpus", "seed", "trust_remote_code",
-    "openai_api_key", "gemini_api_key", "perspective_api_key",
-    "base_url", "max_concurrency", "request_timeout", "max_retries", "judge_base_url",
+    "keys", "base_url", "max_concurrency", "request_timeout", "max_retries", "judge_base_url",
     "api_key_env", "judge_api_key_env", "allow_insecure",
 )  # fmt: skip
 
@@ -600,15 +547,15 @@ def judge_check(ctx: click.Context, judge: str, as_json: bool, **params: Any) ->
     \b
     Example:
       trust judge-check --judge smollm2
-      trust judge-check --judge gpt:gpt-4o-mini --tasks truthfulness
+      trust judge-check --judge JUDGE:MODEL --tasks truthfulness
       trust judge-check --judge refusal-patterns
-      trust judge-check --judge qwen --data-dir path/to/dataset.zip
+      trust judge-check --judge JUDGE --data-dir path/to/dataset.zip
     """
     from trust_core.results import summary_table
     from trust_core.session import judge_check as check
 
     output = params.pop("output", None)
-    report = check(_registry(ctx), _build_options(params), judge, output)
+    report = check(_registry(ctx), _build_options(params, _registry(ctx)), judge, output)
     if as_json:
         click.echo(json.dumps(report, indent=2, sort_keys=True))
         return
@@ -648,23 +595,40 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"{entry['name']} {entry['version']}")
         for kind, names in sorted(entry["components"].items()):
             click.echo(f"  {kind}: {', '.join(sorted(names))}")
-        for component, options in entry["options"].items():
-            click.echo(f"    {component} --recipe keys: {', '.join(options)}")
+        for component, declared in entry["options"].items():
+            click.echo(f"    {component}: {_describe_options(declared)}")
     if not listing:
         click.echo(_no_plugins_line())
     elif entry_points_disabled():
         click.echo(f"(no installed plugin is loaded: {ALLOW_LIST_ENV} is set and empty)")
 
 
-def _component_options(registry: Any, components: dict[str, list[str]]) -> dict[str, dict[str, str]]:
-    """``kind/name`` -> the recipe keys it declares and what each means (quantizers and pruners that declare them)."""
-    options: dict[str, dict[str, str]] = {}
-    for kind in ("quantizer", "pruner"):
-        for name in sorted(components.get(kind, [])):
-            declared = getattr(registry.components[kind].get(name), "recipe_options", None)
+def _component_options(registry: Any, components: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
+    """``kind/name`` -> what the component declares: ``recipe`` (a quantizer's or pruner's recipe keys and what
+    each means) and ``key`` / ``key_env_var`` (the API key it sends and the variable it is read from)."""
+    options: dict[str, dict[str, Any]] = {}
+    for kind, names in sorted(components.items()):
+        for name in sorted(names):
+            component = registry.components.get(kind, {}).get(name)
+            declared: dict[str, Any] = {}
+            if getattr(component, "recipe_options", None):
+                declared["recipe"] = dict(component.recipe_options)
+            if getattr(component, "needs_key", None):
+                declared |= {"key": component.needs_key, "key_env_var": component.key_env_var}
             if declared:
-                options[f"{kind}/{name}"] = dict(declared)
+                options[f"{kind}/{name}"] = declared
     return options
+
+
+def _describe_options(declared: dict[str, Any]) -> str:
+    """One line of ``trust plugins`` for a component's declared options."""
+    parts = []
+    if "recipe" in declared:
+        parts.append(f"--recipe keys: {', '.join(declared['recipe'])}")
+    if "key" in declared:
+        variable = f" (or {declared['key_env_var']})" if declared.get("key_env_var") else ""
+        parts.append(f"needs --key {declared['key']}=KEY{variable}")
+    return "; ".join(parts)
 
 
 def _no_plugins_line() -> str:
@@ -683,7 +647,6 @@ def _no_plugins_line() -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option(
     "--data-dir",
-    "--data_path",
     "data_dir",
     type=click.Path(exists=True, path_type=Path),
     help="Count items in this TrustLLM folder or dataset.zip instead of the packaged samples (a task whose "
@@ -788,34 +751,12 @@ def hoist_plugin_dirs(args: list[str]) -> list[str]:
     return hoisted + rest
 
 
-SEED_LOAD_FLAG = re.compile(r"^--load_(?P<method>[a-z0-9][a-z0-9_-]*)_model$")
-"""The ORNL workflow's ``--load_<method>_model`` flags (``--load_hqq_model``, ``--load_bnb_model``)."""
-
-
-def seed_aliases(args: list[str]) -> list[str]:
-    """Rewrite the ORNL workflow's ``--load_<method>_model`` flags as ``--quantize <method>``.
-
-    ``--load_custom_model PATH`` is left alone: ``--model`` declares it as an alias. Arguments after ``--``
-    are never touched.
-    """
-    rewritten: list[str] = []
-    for index, arg in enumerate(args):
-        if arg == "--":
-            return rewritten + args[index:]
-        match = SEED_LOAD_FLAG.match(arg)
-        if match and match["method"] != "custom":
-            rewritten += ["--quantize", match["method"]]
-        else:
-            rewritten.append(arg)
-    return rewritten
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point: load plugins, let them add commands, run the CLI."""
     from trust_core.registry import Registry
 
-    args = hoist_plugin_dirs(seed_aliases(list(sys.argv[1:] if argv is None else argv)))
     try:
+        args = hoist_plugin_dirs(translate_flags(list(sys.argv[1:] if argv is None else argv)))
         registry = Registry(_plugin_dirs_from(args))
         registry.pm.hook.register_commands(cli=cli)
         cli.main(args=args, prog_name="trust", obj={"registry": registry}, standalone_mode=False)

@@ -107,6 +107,12 @@ class Backend(ABC):
     name: ClassVar[str]
     version: ClassVar[str] = "1"
     description: ClassVar[str] = ""
+    needs_key: ClassVar[str | None] = None
+    """The name of the API key this component sends (``--key NAME=KEY`` or ``--NAME-api-key KEY``), shared by the
+    components of one provider; None when it needs none."""
+    key_env_var: ClassVar[str | None] = None
+    """The environment variable :attr:`needs_key` is read from when not given on the command line; a key read from
+    it is sent only to the provider's own endpoint."""
     resolves_aliases: ClassVar[bool] = True
     """Whether ``--model`` aliases (``smollm2``) become local paths for this backend; API backends set False,
     since their ``--model`` is the id the server knows the model by."""
@@ -376,6 +382,12 @@ class Judge(ABC):
     name: ClassVar[str]
     version: ClassVar[str] = "1"
     description: ClassVar[str] = ""
+    needs_key: ClassVar[str | None] = None
+    """The name of the API key this component sends (``--key NAME=KEY`` or ``--NAME-api-key KEY``), shared by the
+    components of one provider; None when it needs none."""
+    key_env_var: ClassVar[str | None] = None
+    """The environment variable :attr:`needs_key` is read from when not given on the command line; a key read from
+    it is sent only to the provider's own endpoint."""
     kinds: ClassVar[frozenset[str]] = frozenset({"custom"})
     default_for: ClassVar[frozenset[str]] = frozenset()
     calibrated: ClassVar[bool] = False
@@ -411,6 +423,12 @@ class Embedder(ABC):
     name: ClassVar[str]
     version: ClassVar[str] = "1"
     description: ClassVar[str] = ""
+    needs_key: ClassVar[str | None] = None
+    """The name of the API key this component sends (``--key NAME=KEY`` or ``--NAME-api-key KEY``), shared by the
+    components of one provider; None when it needs none."""
+    key_env_var: ClassVar[str | None] = None
+    """The environment variable :attr:`needs_key` is read from when not given on the command line; a key read from
+    it is sent only to the provider's own endpoint."""
     default: ClassVar[bool] = False
     default_priority: ClassVar[int] = 0
 

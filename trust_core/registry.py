@@ -280,6 +280,17 @@ class Registry:
         option = "--prune" if kind == "pruner" else "--quantize"
         return self._lookup(kind, method, option)()
 
+    def api_keys(self) -> dict[str, str | None]:
+        """Every API key a registered backend, judge or embedder needs (``needs_key``), by name, with the
+        environment variable it is read from (``key_env_var``)."""
+        keys: dict[str, str | None] = {}
+        for kind in ("backend", "judge", "embedder"):
+            for component in self.components[kind].values():
+                name = getattr(component, "needs_key", None)
+                if name:
+                    keys[name] = keys.get(name) or getattr(component, "key_env_var", None)
+        return dict(sorted(keys.items()))
+
     def tasks(self) -> list[type[Task]]:
         """Every registered task class, sorted by id."""
         return [self.components["task"][name] for name in self.names("task")]

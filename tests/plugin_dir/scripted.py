@@ -197,6 +197,8 @@ class ShoutingScorer(Judge):
     name = "shouting"
     kinds = frozenset({"toxicity"})
     default_for = frozenset({"toxicity"})
+    needs_key = "perspective"  # stands in for the Perspective scorer: --key perspective=KEY, PERSPECTIVE_API_KEY
+    key_env_var = "PERSPECTIVE_API_KEY"
 
     @classmethod
     def unavailable_reason(cls, secrets: Mapping[str, str]) -> str | None:

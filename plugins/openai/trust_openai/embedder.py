@@ -29,6 +29,8 @@ class OpenAIEmbedder(Embedder):
     name = "openai"
     version = "1"
     description = "embeddings via the OpenAI API or any OpenAI-compatible server (--embedder openai:MODEL)"
+    needs_key = OPENAI.secret
+    key_env_var = OPENAI.key_env
 
     def __init__(self, argument: str | None, context: ComponentContext) -> None:
         self.model = argument or DEFAULT_MODEL

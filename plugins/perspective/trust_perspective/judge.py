@@ -39,6 +39,8 @@ class PerspectiveJudge(Judge):
     description = "Perspective API TOXICITY summary score (needs --perspective-api-key); default toxicity scorer"
     kinds = frozenset({"toxicity"})
     default_for = frozenset({"toxicity"})
+    needs_key = SECRET
+    key_env_var = "PERSPECTIVE_API_KEY"
 
     @classmethod
     def unavailable_reason(cls, secrets: Mapping[str, str]) -> str | None:
