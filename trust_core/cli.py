@@ -60,7 +60,7 @@ def cli(plugin_dirs: Sequence[Path]) -> None:
 
 def _option_name(option: Callable[..., Any]) -> str:
     """The parameter name a ``click.option`` decorator declares (applied to a throwaway function)."""
-    return _apply(lambda: None, [option]).__click_params__[0].name  # type: ignore[attr-defined]
+    return str(_apply(lambda: None, [option]).__click_params__[0].name)  # type: ignore[attr-defined]
 
 
 def _apply(func: Callable[..., Any], options: list[Callable[..., Any]]) -> Callable[..., Any]:
@@ -399,7 +399,7 @@ def _build_options(params: dict[str, Any], registry: Any) -> Any:
 @_compression_options
 @_evaluate_options
 @click.pass_context
-def run(ctx: click.Context, **params: Any) -> None:
+def run(ctx: click.Context, /, **params: Any) -> None:
     """Generate responses, then judge and score them (both stages).
 
     Every response is committed to the run store as soon as it exists; run the
@@ -418,7 +418,7 @@ def run(ctx: click.Context, **params: Any) -> None:
 @_run_options
 @_compression_options
 @click.pass_context
-def generate(ctx: click.Context, **params: Any) -> None:
+def generate(ctx: click.Context, /, **params: Any) -> None:
     """Generate responses only (the ORNL workflow's --do_generate); score later with `trust evaluate`.
 
     Exit status 3 when no response succeeded.
@@ -440,7 +440,7 @@ def generate(ctx: click.Context, **params: Any) -> None:
     "instead of the run store.",
 )
 @click.pass_context
-def evaluate(ctx: click.Context, **params: Any) -> None:
+def evaluate(ctx: click.Context, /, **params: Any) -> None:
     """Judge and score stored responses (the ORNL workflow's --do_evaluate), or an imported generation folder.
 
     With the same options as `trust generate`, finds exactly the responses that
@@ -479,7 +479,7 @@ def evaluate(ctx: click.Context, **params: Any) -> None:
 )
 @click.option("--trust-remote-code", is_flag=True, help="Allow code from model repositories to run.")
 @click.pass_context
-def compress(ctx: click.Context, **params: Any) -> None:
+def compress(ctx: click.Context, /, **params: Any) -> None:
     """Produce a pruned or quantized variant of a model, with a variant.json recording how.
 
     \b
@@ -529,7 +529,7 @@ def _judge_check_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @_judge_check_options
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of a table.")
 @click.pass_context
-def judge_check(ctx: click.Context, judge: str, as_json: bool, **params: Any) -> None:
+def judge_check(ctx: click.Context, /, judge: str, as_json: bool, **params: Any) -> None:
     """Measure a judge on labelled calibration items before trusting its verdicts.
 
     Runs JUDGE on items whose correct verdict is known — for each task's judge prompt (from the task

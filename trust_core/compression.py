@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from trust_core import __version__
-from trust_core.contracts import BackendOptions, Variant, content_hash
+from trust_core.contracts import BackendOptions, Pruner, Quantizer, Variant, content_hash
 from trust_core.errors import UserError
 from trust_core.registry import Registry
 from trust_core.schemas import load_schema, validator
@@ -154,7 +154,8 @@ def read_variant(model: str) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        info: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return info
     except json.JSONDecodeError as exc:
         raise UserError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
 
@@ -217,8 +218,8 @@ def _check_produced(request: CompressionRequest, variant: Variant, work_dir: Pat
         )
 
 
-def _produce(component: Any, request: CompressionRequest, model: str, work_dir: Path) -> Variant:
-    if request.kind == "prune":
+def _produce(component: Pruner | Quantizer, request: CompressionRequest, model: str, work_dir: Path) -> Variant:
+    if isinstance(component, Pruner):
         return component.prune(model, request.recipe, work_dir)
     return component.quantize(model, request.recipe, work_dir)
 

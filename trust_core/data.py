@@ -62,7 +62,7 @@ def byte_limit(variable: str, default: int) -> int:
     match = _SIZE.fullmatch(value)
     if match is None or int(match[1]) <= 0:
         raise UserError(f"{variable}={value!r}: expected a positive size in bytes, e.g. 268435456, 256M or 2G")
-    return int(match[1]) * 1024 ** " KMGT".index(match[2].upper() or " ")
+    return int(match[1]) * int(1024 ** " KMGT".index(match[2].upper() or " "))
 
 
 def _mib(size: int) -> str:
@@ -274,7 +274,8 @@ def _literal(number: float) -> str:
 def _field_of(error: jsonschema.ValidationError) -> str:
     path = [str(part) for part in error.absolute_path]
     if error.validator == "required" and isinstance(error.instance, dict):
-        missing = [key for key in error.validator_value if key not in error.instance]
+        required: list[str] = list(error.validator_value)  # type: ignore[arg-type]  # "required" holds a list
+        missing = [key for key in required if key not in error.instance]
         path.append(missing[0] if missing else "?")
     return ".".join(path) or "(item)"
 

@@ -59,7 +59,7 @@ from trust_core.contracts import (
 )
 from trust_core.errors import UserError
 from trust_core.evaluation import refusal_query
-from trust_core.metrics import bootstrap_ci, mean_metric
+from trust_core.metrics import IndexArray, bootstrap_ci, mean_metric
 from trust_core.results import metric_record
 from trust_core.scoring import JUDGE_FAILED
 
@@ -214,15 +214,15 @@ def set_metrics(
     is_expected = np.array([label == positive for label in expected])
     is_called = np.array([label == positive for label in called])
 
-    def precision(idx: np.ndarray) -> float | None:
+    def precision(idx: IndexArray) -> float | None:
         calls = int(is_called[idx].sum())
         return float((is_called[idx] & is_expected[idx]).sum() / calls) if calls else None
 
-    def recall(idx: np.ndarray) -> float | None:
+    def recall(idx: IndexArray) -> float | None:
         positives = int(is_expected[idx].sum())
         return float((is_called[idx] & is_expected[idx]).sum() / positives) if positives else None
 
-    def kappa(idx: np.ndarray) -> float | None:
+    def kappa(idx: IndexArray) -> float | None:
         return cohen_kappa([expected[i] for i in idx], [called[i] for i in idx])
 
     everything = np.arange(len(items))
@@ -454,4 +454,4 @@ def _evaluator_behind(
     if need == "refusal" and calibration == "ok":
         calibration, why = heldout_calibration(described.get("calibration"), task.id) or (calibration, why)
     checked_task = None if described.get("calibration") is None else task.id
-    return EvaluatorBehind(kind, name, calibration, why, check_command(name, checked_task, options.run_dir))
+    return EvaluatorBehind(kind, name, calibration, why, check_command(str(name), checked_task, options.run_dir))

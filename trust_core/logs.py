@@ -138,7 +138,7 @@ class _LogWriter(io.TextIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, text: str) -> int:  # type: ignore[override]
+    def write(self, text: str) -> int:
         self._log.write(text)
         return len(text)
 
@@ -237,11 +237,11 @@ def command_log(run_dir: Path, command: str) -> Iterator[CommandLog]:
         root.removeHandler(handler)
         root.setLevel(root_level)
         log.close()
-        for name, value in previous_env.items():
-            if value is None:
-                os.environ.pop(name, None)
+        for variable, previous in previous_env.items():
+            if previous is None:
+                os.environ.pop(variable, None)
             else:
-                os.environ[name] = value
+                os.environ[variable] = previous
 
 
 @contextlib.contextmanager
@@ -322,14 +322,14 @@ def _adopt_library_logging() -> None:
     ``logging`` (hence to the log) and turn their progress bars off."""
     if "huggingface_hub" in sys.modules:
         with contextlib.suppress(Exception):
-            from huggingface_hub.utils import disable_progress_bars
+            from huggingface_hub.utils import disable_progress_bars  # type: ignore[attr-defined]  # public, not re-exported
 
             disable_progress_bars()
     if "transformers" in sys.modules:
         with contextlib.suppress(Exception):
             from transformers.utils import logging as transformers_logging
 
-            transformers_logging.disable_progress_bar()
+            transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # untyped in transformers
             transformers_logging.disable_default_handler()
             transformers_logging.enable_propagation()
 

@@ -28,6 +28,9 @@ BOOTSTRAP_SEED = 20240101
 BOOTSTRAP_RESAMPLES = 1000
 CONFIDENCE = 0.95
 
+IndexArray = np.ndarray[Any, np.dtype[np.intp]]
+"""Item indices of one bootstrap resample (with repeats): what a statistic passed to :func:`bootstrap_ci` gets."""
+
 InvalidReason = str | None
 """Why one item is invalid (a reason of ``trust_core.scoring.INVALID_REASONS``), or None for a valid item."""
 
@@ -73,12 +76,12 @@ def checked_reasons(
         if flag != (reason is not None):
             state = "is invalid but has no reason" if flag else f"is valid but has the invalid reason {reason!r}"
             raise ValueError(f"{context}: item {index} {state}")
-    return given
+    return list(given)
 
 
 def bootstrap_ci(
     n_items: int,
-    statistic: Callable[[np.ndarray], float | None],
+    statistic: Callable[[IndexArray], float | None],
     groups: Sequence[Hashable] | None = None,
     resamples: int = BOOTSTRAP_RESAMPLES,
     seed: int = BOOTSTRAP_SEED,
@@ -251,7 +254,7 @@ def macro_f1_metric(
     predicted_array = np.asarray(predicted, dtype=object)
     n = len(gold_array)
 
-    def statistic(idx: np.ndarray) -> float:
+    def statistic(idx: IndexArray) -> float:
         return macro_f1(list(gold_array[idx]), list(predicted_array[idx]), labels)
 
     return MetricValue(
@@ -293,7 +296,7 @@ def mean_of_metrics(
     return MetricValue(
         task=task,
         metric=metric,
-        value=float(np.mean(values)) if defined else None,
+        value=float(np.mean([float(value) for value in values if value is not None])) if defined else None,
         higher_is_better=higher_is_better,
         n=sum(part.n for part in parts),
         n_invalid=sum(part.n_invalid for part in parts),

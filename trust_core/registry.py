@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 import pluggy
 
@@ -241,7 +241,7 @@ class Registry:
                     expected = base.__name__ if base else "?"
                     problem = f"registered {component!r} as a {kind}, not a {expected} subclass"
                     raise UserError(f"plugin '{plugin}' {problem}")
-                name = getattr(component, "id", None) if kind == "task" else getattr(component, "name", None)
+                name = str(getattr(component, "id" if kind == "task" else "name", None) or "")
                 if not name:
                     raise UserError(f"plugin '{plugin}' registered a {kind} without a name: {component!r}")
                 _check_component(plugin, kind, name, component)
@@ -278,7 +278,7 @@ class Registry:
     def compressor(self, kind: str, method: str) -> Pruner | Quantizer:
         """A new pruner (``kind`` "pruner") or quantizer (``kind`` "quantizer") registered as ``method``."""
         option = "--prune" if kind == "pruner" else "--quantize"
-        return self._lookup(kind, method, option)()
+        return cast("Pruner | Quantizer", self._lookup(kind, method, option)())
 
     def api_keys(self) -> dict[str, str | None]:
         """Every API key a registered backend, judge or embedder needs (``needs_key``), by name, with the
@@ -304,7 +304,7 @@ class Registry:
         defaults = [alias for alias in self.components["model"].values() if alias.default]
         if not defaults:
             raise UserError("no default model is registered: pass --model, or install trust-smollm2")
-        return defaults[0].alias
+        return str(defaults[0].alias)
 
     def resolve_model(self, spec: str) -> str:
         """A model alias → its path or id; anything else is returned unchanged."""
@@ -314,19 +314,19 @@ class Registry:
     def backend_class(self, name: str | None, model: str) -> type[Backend]:
         """The backend named ``name``, or the best-scoring backend for ``model``."""
         if name:
-            return self._lookup("backend", name, "--backend")
+            return cast("type[Backend]", self._lookup("backend", name, "--backend"))
         scored = [(cls.supports(model), cls.name, cls) for cls in self.components["backend"].values()]
         scored = [entry for entry in scored if entry[0] > 0]
         if not scored:
             available = ", ".join(self.names("backend")) or "none installed"
             raise UserError(f"--model {model}: no installed backend can load it (backends: {available})")
-        return max(scored, key=lambda entry: (entry[0], entry[1]))[2]
+        return cast("type[Backend]", max(scored, key=lambda entry: (entry[0], entry[1]))[2])
 
     def make_backend(self, model_spec: str, backend: str | None, options: BackendOptions) -> Backend:
         """Resolve a model spec (alias, path, id) and build the backend for it."""
         named = self._lookup("backend", backend, "--backend") if backend else None
         if named is not None and not named.resolves_aliases:
-            return named(model_spec, options)  # e.g. a served model's id
+            return cast(Backend, named(model_spec, options))  # e.g. a served model's id
         model = self.resolve_model(model_spec)
         return self.backend_class(backend, model)(model, self._with_chat_templates(options))
 
@@ -346,7 +346,7 @@ class Registry:
         def template_for(model: str) -> ChatTemplate | None:
             for cls in templates:
                 if (found := cls.for_model(model)) is not None:
-                    return found
+                    return cast("ChatTemplate | None", found)
             return None
 
         return replace(options, extra={**options.extra, "chat_template_for": template_for})
@@ -360,7 +360,7 @@ class Registry:
         """The embedder for ``--embedder name[:argument]``, or the default one."""
         if not spec:
             spec = self.default_embedder()
-        return self._component("embedder", spec, "--embedder", context)
+        return cast(Embedder, self._component("embedder", spec, "--embedder", context))
 
     def default_embedder(self) -> str:
         """The name of the default embedder: the highest-priority registered default that is available."""
@@ -370,7 +370,7 @@ class Registry:
         for cls in defaults:
             reason = cls.unavailable_reason() if hasattr(cls, "unavailable_reason") else None
             if reason is None:
-                return cls.name
+                return str(cls.name)
             reasons.append(f"{cls.name}: {reason}")
         detail = f" ({'; '.join(reasons)})" if reasons else ""
         raise UserError(
@@ -398,7 +398,7 @@ class Registry:
                 raise UserError(
                     f"{option} {name}: this judge cannot judge {kind} (it judges: {', '.join(sorted(cls.kinds))})"
                 )
-            return self._component("judge", spec, option, context)
+            return cast(Judge, self._component("judge", spec, option, context))
         model = self.resolve_model(spec)
         if reusable is not None and reusable.model == model:
             return LLMJudge(reusable, label=spec, owns_backend=False)

@@ -325,7 +325,7 @@ def summary_table(results: dict[str, Any]) -> str:
     under the table (a value's note, or a warning that it rests on a judge of poor or unknown calibration).
     A legend of the signs ends it."""
     numbers: dict[str, int] = {}
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for record in results["metrics"]:
         marks = [f"[{numbers.setdefault(note, len(numbers) + 1)}]" for note in _notes_of(record)]
         rows.append(

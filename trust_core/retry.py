@@ -78,8 +78,8 @@ class RetryPolicy:
         """Seconds to wait before retry number ``attempt + 1`` (``attempt`` counts from 0)."""
         backoff = min(self.cap, self.base * (2**attempt)) + self.rng.uniform(0.0, self.base)
         if retry_after is not None:
-            return min(self.max_server_wait, max(backoff, retry_after))
-        return backoff
+            return float(min(self.max_server_wait, max(backoff, retry_after)))
+        return float(backoff)
 
 
 @dataclass(frozen=True)

@@ -108,7 +108,7 @@ def _task_index(registry: Registry) -> dict[str, type[Task]]:
         names = {cls.id, subtask, *cls.aliases, *(f"{cls.id.split('/')[0]}/{alias}" for alias in cls.aliases)}
         for name in names:
             if name in index and index[name] is not cls:
-                index[name] = _Ambiguous  # type: ignore[assignment]
+                index[name] = _Ambiguous  # type: ignore[type-abstract]  # a marker class, never instantiated
             else:
                 index[name] = cls
     return index
@@ -200,7 +200,7 @@ def plan(task_data: Sequence[TaskData], backend: Backend, options: RunOptions) -
     """
     fingerprint = backend.fingerprint()
     backend_id = f"{backend.name}/{backend.version}"
-    rendered_cache: dict[tuple, str] = {}
+    rendered_cache: dict[tuple[Any, ...], str] = {}
     planned: dict[tuple[str, str], PlannedPrompt] = {}
     for entry in task_data:
         owner = entry.task.generation_of() if entry.task.generation_of else entry.task
@@ -381,7 +381,9 @@ def score(
     return Scores(metrics, records)
 
 
-def _with_prompts(task_id: str, records: Sequence[dict[str, Any]], generations: Sequence[Generation]) -> list[dict]:
+def _with_prompts(
+    task_id: str, records: Sequence[dict[str, Any]], generations: Sequence[Generation]
+) -> list[dict[str, Any]]:
     """Per-sample records prefixed with the task id and the chat the model was given."""
     chats = {(g.sample.id, g.prompt.variant): list(g.prompt.messages) for g in generations}
     enriched = []

@@ -27,7 +27,8 @@ def load_schema(name: str) -> dict[str, Any]:
     """Load ``schemas/<name>`` (e.g. ``results.schema.json`` or ``items/truthfulness/internal.schema.json``)."""
     path = schema_dir() / name
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return schema
     except FileNotFoundError:
         raise UserError(f"schema {name} not found in {schema_dir()}") from None
 

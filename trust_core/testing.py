@@ -65,7 +65,8 @@ def archive_items(data_file: str) -> list[Any]:
     if not path.is_file():
         pytest.skip(f"TrustLLM archive not found at {path} (set {ARCHIVE_ENV})")
     with zipfile.ZipFile(path) as archive:
-        return json.loads(archive.read(f"dataset/{data_file}").decode("utf-8"), strict=False)
+        items: list[Any] = json.loads(archive.read(f"dataset/{data_file}").decode("utf-8"), strict=False)
+        return items
 
 
 def packaged_items(task: Task | type[Task]) -> list[Any]:
@@ -73,7 +74,8 @@ def packaged_items(task: Task | type[Task]) -> list[Any]:
     from trust_core.data import read_packaged_sample
 
     _, raw = read_packaged_sample(task)
-    return json.loads(raw.decode("utf-8"))
+    items: list[Any] = json.loads(raw.decode("utf-8"))
+    return items
 
 
 def samples_of(task: Task, items: Sequence[Any] | None = None) -> list[Sample]:
