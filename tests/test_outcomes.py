@@ -13,6 +13,7 @@ from test_invalid_reasons import TASKS, FlakyEvaluators, cycling_answers
 from trust_core.contracts import Task
 from trust_core.metrics import mean_metric
 from trust_core.outcomes import (
+    MAX_OVER_VALID,
     MEAN,
     MEAN_OVER_VALID,
     MetricSpec,
@@ -123,3 +124,19 @@ def test_every_metric_is_recomputed_exactly_from_its_samples_jsonl_lines(
         reported, rebuilt = metric_record(metric), metric_record(again)
         assert {k: reported[k] for k in COMPARED} == {k: rebuilt[k] for k in COMPARED}, where
     assert len(recomputed) == len(score.metrics), task.id
+
+
+def test_each_core_statistics_value_alone_equals_its_computed_value() -> None:
+    flags, numbers = [True, False, True, False, False], [0.5, None, 0.25, 1.0, None]
+    reasons = [None, "no_label", None, None, "judge_failed"]
+    number_reasons = [None, "judge_failed", None, None, "judge_failed"]
+    pairs = [["A", "A"], ["B", None], ["B", "A"], ["A", "A"], ["B", "B"]]
+    for statistic, values, why in (
+        (MEAN, flags, reasons),
+        (MEAN_OVER_VALID, numbers, number_reasons),
+        (MAX_OVER_VALID, numbers, number_reasons),
+        (macro_f1(("A", "B")), pairs, [None, "no_label", None, None, None]),
+    ):
+        computed = statistic.compute("t/x", "m", values, why, True, None, None)
+        assert statistic.value is not None
+        assert statistic.value(values) == pytest.approx(computed.value), statistic.name

@@ -565,6 +565,62 @@ def judge_check(ctx: click.Context, /, judge: str, as_json: bool, **params: Any)
     click.echo(f"report: {report['path']}")
 
 
+# --------------------------------------------------------------------------- compare
+
+
+@cli.command()
+@click.argument("base", type=click.Path(exists=True, path_type=Path))
+@click.argument("variants", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--fail-on-regression",
+    "rules",
+    multiple=True,
+    metavar="TASKS:METRIC:TOL",
+    help="Exit 1 when a variant is significantly worse than the base on a matching metric by more than TOL "
+    "(task and metric are patterns, e.g. 'safety/*:rta:0.02'); repeatable. For release gating in CI.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON instead of tables.")
+@click.pass_context
+def compare(
+    ctx: click.Context, /, base: Path, variants: tuple[Path, ...], rules: tuple[str, ...], as_json: bool
+) -> None:
+    """Compare a base run with its variants item by item, with paired statistics.
+
+    BASE and each VARIANT are run directories (or their results.json, with samples.jsonl beside it). For each
+    metric both report, on the items both answered: each side's value, the delta (variant - base) with a 95 %
+    paired bootstrap interval (resampling items), and for right/wrong or refused/complied outcomes the items
+    that flipped each way and an exact McNemar test. Items only one side has are left out and counted.
+
+    \b
+    Example:
+      trust compare runs/base runs/gptq-4bit runs/wanda-2of4
+      trust compare runs/base runs/awq --fail-on-regression 'safety/*:rta:0.02' --json
+
+    Exit status: 0; 1 when --fail-on-regression catches a regression; 2 bad input.
+    """
+    from trust_core.compare import RegressionRule, compare_runs, comparison_table, load_side, regressions
+
+    parsed_rules = [RegressionRule.parse(rule) for rule in rules]
+    registry = _registry(ctx)
+    tasks = {cls.id: cls() for cls in registry.tasks()}
+    base_side = load_side(base)
+    comparisons = [compare_runs(base_side, load_side(variant), tasks) for variant in variants]
+    caught = regressions(comparisons, parsed_rules)
+    if as_json:
+        report = {
+            "comparisons": [comparison.as_dict() for comparison in comparisons],
+            "regressions": [{"variant": variant, **metric.as_dict()} for variant, metric in caught],
+        }
+        click.echo(json.dumps(report, indent=2))
+    else:
+        click.echo("\n\n".join(comparison_table(comparison) for comparison in comparisons))
+        for variant, metric in caught:
+            where = f"{metric.task} {metric.metric}" + (f" [{metric.subset}]" if metric.subset else "")
+            click.echo(f"regression: {variant}: {where} {metric.delta:+.3f}", err=True)
+    if caught:
+        sys.exit(1)
+
+
 # --------------------------------------------------------------------------- listings
 
 

@@ -34,6 +34,9 @@ from trust_core.metrics import (
     mean_over_valid,
     skipped_metric,
 )
+from trust_core.metrics import (
+    macro_f1 as metrics_macro_f1,
+)
 
 OUTCOMES_KEY = "outcomes"
 """The record key holding the sample's outcome per metric."""
@@ -114,6 +117,9 @@ class Statistic:
     description: str
     compute: StatisticFunction
     pairing: Pairing = "mean"
+    value: Callable[[Sequence[Any]], float | None] | None = None
+    """The value alone from a group's outcome values (no interval): what ``trust compare`` recomputes on each
+    paired bootstrap resample. None: not offered (the comparison then reports no interval for the metric)."""
 
 
 def _mean(
@@ -154,14 +160,32 @@ def _max_over_valid(
     return replace(max_over_valid(task, metric, numbers, hib, reasons=reasons), subset=subset)
 
 
+def _mean_value(values: Sequence[Any]) -> float | None:
+    return sum(float(value) for value in values) / len(values) if values else None
+
+
+def _valid_numbers(values: Sequence[Any]) -> list[float]:
+    return [float(value) for value in values if value is not None]
+
+
+def _mean_over_valid_value(values: Sequence[Any]) -> float | None:
+    return _mean_value(_valid_numbers(values))
+
+
+def _max_over_valid_value(values: Sequence[Any]) -> float | None:
+    numbers = _valid_numbers(values)
+    return max(numbers) if numbers else None
+
+
 MEAN = Statistic(
     "mean",
     "share (true = 1) or mean of the values over all samples; an invalid sample keeps the value its task gave "
     "it (normally false / 0) and stays in the denominator",
     _mean,
     pairing="binary",
+    value=_mean_value,
 )
-MEAN_OF_NUMBERS = Statistic("mean", MEAN.description, _mean, pairing="mean")
+MEAN_OF_NUMBERS = Statistic("mean", MEAN.description, _mean, pairing="mean", value=_mean_value)
 """The mean of numeric (not true/false) outcomes."""
 
 MEAN_OVER_VALID = Statistic(
@@ -169,9 +193,14 @@ MEAN_OVER_VALID = Statistic(
     "mean of the values of the valid samples (value null = invalid, left out of the value, counted in n_invalid)",
     _mean_over_valid,
     pairing="mean",
+    value=_mean_over_valid_value,
 )
 MAX_OVER_VALID = Statistic(
-    "max_over_valid", "the largest value among the valid samples; no interval", _max_over_valid, "statistic"
+    "max_over_valid",
+    "the largest value among the valid samples; no interval",
+    _max_over_valid,
+    "statistic",
+    value=_max_over_valid_value,
 )
 
 
@@ -192,7 +221,11 @@ def macro_f1(labels: Sequence[str]) -> Statistic:
         predicted = [value[1] for value in values]
         return macro_f1_metric(task, metric, gold, predicted, chosen, subset, reasons=reasons)
 
-    return Statistic("macro_f1", f"macro-F1 over {list(chosen)}; value = [gold, predicted]", compute, "statistic")
+    def value(values: Sequence[Any]) -> float | None:
+        return metrics_macro_f1([str(v[0]) for v in values], [v[1] for v in values], chosen) if values else None
+
+    description = f"macro-F1 over {list(chosen)}; value = [gold, predicted]"
+    return Statistic("macro_f1", description, compute, "statistic", value=value)
 
 
 # --------------------------------------------------------------------------- specs and grouping
