@@ -105,6 +105,9 @@ OFFLINE: dict[str, Runs] = {
     "trust generate ...": Runs(MODEL_STAGE),
     "trust evaluate ...": Runs(MODEL_STAGE, after="trust generate ..."),
     "trust evaluate --generations trustllm_outputs/": Runs(FAST_STAGE),
+    # docs/user-guide.md, comparing variants (the run directories: prepare_workspace)
+    "trust compare runs/base runs/gptq-4bit runs/wanda-2of4": Runs(FAST_STAGE),
+    "trust compare runs/base runs/awq --fail-on-regression 'safety/*:rta:0.02' --json": Runs(FAST_STAGE),
     "trust compress --model smollm2 --prune wanda --pattern 2:4 --out V": Runs(
         MODEL_STAGE, TWO_CALIBRATION_SAMPLES, needs=("trust_wanda",)
     ),
@@ -152,7 +155,7 @@ OPENAI_JUDGE = "the judge runs on OpenAI's own endpoint: needs OPENAI_API_KEY an
 EXCLUDED: dict[str, str] = {
     "scripts/setup.sh": "installs the project (creates .venv, pip downloads); CI runs it before the suite (.ci/run)",
     "scripts/setup.sh --test": "installs the project and builds llama-cpp-python; CI runs it before the suite",
-    ".venv/bin/pytest": "the test suite itself",
+    ".venv/bin/pytest --full": "the test suite itself",
     "trust run --model HuggingFaceTB/SmolLM2-360M-Instruct --num-gpus 1": f"{NO_GPU} and {HUB_MODEL}",
     "trust run --model hugging-quants/Meta-Llama-3.1-8B-Instruct-AWQ-INT4 ...": f"an 8B checkpoint, {HUB_MODEL}",
     "trust run --judge qwen": f"the qwen judge's default model (Qwen2.5-7B-Instruct) is {HUB_MODEL}",
@@ -347,10 +350,28 @@ def prepare_workspace(folder: Path) -> None:
         (folder / data_dir / "acme").mkdir(parents=True)
         (folder / data_dir / "acme" / "capitals.json").write_text(text, encoding="utf-8")
     sample = resources.files("trust_truthfulness").joinpath("data/truthfulness/hallucination.sample.json")
+    items = json.loads(sample.read_text(encoding="utf-8"))
     (folder / "trustllm_outputs" / "truthfulness").mkdir(parents=True)
     (folder / "trustllm_outputs" / "truthfulness" / "hallucination.json").write_text(
-        _with_answers(json.loads(sample.read_text(encoding="utf-8")), "A"), encoding="utf-8"
+        _with_answers(items, "A"), encoding="utf-8"
     )
+    _write_compared_runs(folder, items)
+
+
+COMPARED_RUNS = {"base": "A", "gptq-4bit": "B", "wanda-2of4": "A", "awq": "Yes"}
+"""The run directories ``trust compare`` is documented on (``runs/NAME``), each scoring one fixed answer to the
+hallucination sample: made by ``trust evaluate`` of imported answers, no model."""
+
+
+def _write_compared_runs(folder: Path, items: list[dict]) -> None:
+    env = {**os.environ, "TRUST_LOAD_PLUGINS": "truthfulness,refusal", "TRUST_PROGRESS": "0"}
+    for name, answer in COMPARED_RUNS.items():
+        answers = folder / "answers" / name / "truthfulness"
+        answers.mkdir(parents=True)
+        (answers / "hallucination.json").write_text(_with_answers(items, answer), encoding="utf-8")
+        argv = ["evaluate", "--generations", str(answers.parent), "--run-dir", str(folder / "runs" / name)]
+        done = subprocess.run([sys.executable, "-m", "trust_core", *argv], capture_output=True, text=True, env=env)
+        assert done.returncode == 0, done.stderr
 
 
 TINY_CHAT_TEMPLATE = (
