@@ -152,6 +152,10 @@ OFFLINE: dict[str, Runs] = {
 NO_GPU = "needs a GPU"
 HUB_MODEL = "a hub model that is not cached offline"
 OPENAI_JUDGE = "the judge runs on OpenAI's own endpoint: needs OPENAI_API_KEY and the network"
+STUDY = (
+    "the documented study evaluates SmolLM2 and eight variants of it (an hour or more on 2 cores); tests/test_study.py "
+    "runs studies, their status and their comparison end to end on the scripted plugin"
+)
 EXCLUDED: dict[str, str] = {
     "scripts/setup.sh": "installs the project (creates .venv, pip downloads); CI runs it before the suite (.ci/run)",
     "scripts/setup.sh --test": "installs the project and builds llama-cpp-python; CI runs it before the suite",
@@ -166,6 +170,9 @@ EXCLUDED: dict[str, str] = {
         OPENAI_JUDGE
     ),
     "trust judge-check --judge gpt:gpt-4o-mini --tasks truthfulness": OPENAI_JUDGE,
+    "trust study run my-study.toml --run-dir studies/s1": STUDY,
+    "trust study status studies/s1": STUDY,
+    "trust compare studies/s1": STUDY,
 }
 """Documented commands that cannot run offline here, keyed by the exact command, with the reason."""
 
@@ -356,6 +363,24 @@ def prepare_workspace(folder: Path) -> None:
         _with_answers(items, "A"), encoding="utf-8"
     )
     _write_compared_runs(folder, items)
+    (folder / "my-study.toml").write_text(documented_study(), encoding="utf-8")
+    (folder / "studies" / "s1").mkdir(parents=True)
+
+
+def documented_study() -> str:
+    """The study file docs/user-guide.md shows (its one ```toml block)."""
+    (study,) = re.findall(r"```toml\n(.*?)```", (REPO / "docs" / "user-guide.md").read_text(), re.DOTALL)
+    return str(study)
+
+
+def test_the_documented_study_file_is_valid(tmp_path: Path) -> None:
+    from trust_core.study import load_study
+
+    path = tmp_path / "my-study.toml"
+    path.write_text(documented_study().replace("path/to/an-awq-checkpoint", "org/awq-checkpoint"))
+    study = load_study(path)
+    assert [variant.name for variant in study.variants][:3] == ["base", "hqq4", "awq-checkpoint"]
+    assert len(study.variants) == 9 and study.variants[-1].name == "wanda-sparsity0.5"
 
 
 COMPARED_RUNS = {"base": "A", "gptq-4bit": "B", "wanda-2of4": "A", "awq": "Yes"}

@@ -570,7 +570,7 @@ def judge_check(ctx: click.Context, /, judge: str, as_json: bool, **params: Any)
 
 @cli.command()
 @click.argument("base", type=click.Path(exists=True, path_type=Path))
-@click.argument("variants", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument("variants", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option(
     "--fail-on-regression",
     "rules",
@@ -586,7 +586,8 @@ def compare(
 ) -> None:
     """Compare a base run with its variants item by item, with paired statistics.
 
-    BASE and each VARIANT are run directories (or their results.json, with samples.jsonl beside it). For each
+    BASE and each VARIANT are run directories (or their results.json, with samples.jsonl beside it); a study's
+    run directory alone (`trust study run`) compares its base with each of its variants. For each
     metric both report, on the items both answered: each side's value, the delta (variant - base) with a 95 %
     paired bootstrap interval (resampling items), and for right/wrong or refused/complied outcomes the items
     that flipped each way and an exact McNemar test. Items only one side has are left out and counted.
@@ -601,6 +602,13 @@ def compare(
     from trust_core.compare import RegressionRule, compare_runs, comparison_table, load_side, regressions
 
     parsed_rules = [RegressionRule.parse(rule) for rule in rules]
+    if not variants:
+        from trust_core.study import study_runs
+
+        base, listed = study_runs(base)
+        variants = tuple(listed)
+        if not variants:
+            raise UserError(f"{base.parent.parent}: the study has no variant besides its base")
     registry = _registry(ctx)
     tasks = {cls.id: cls() for cls in registry.tasks()}
     base_side = load_side(base)
@@ -619,6 +627,71 @@ def compare(
             click.echo(f"regression: {variant}: {where} {metric.delta:+.3f}", err=True)
     if caught:
         sys.exit(1)
+
+
+# --------------------------------------------------------------------------- studies
+
+
+@cli.group()
+def study() -> None:
+    """Evaluate a base model and its variants on the same items (a study file), and follow its progress.
+
+    \b
+    A study file (TOML; schemas/study.schema.json, docs/user-guide.md "Studies"):
+      [study]
+      model = "smollm2"
+      tasks = ["truthfulness/hallucination"]
+      limit = 20
+      [[variants]]
+      name = "hqq4"
+      quantize = "hqq"
+      recipe = { bits = 4 }
+      [[sweeps]]
+      prune = ["magnitude", "wanda"]
+      recipe = { sparsity = [0.3, 0.5] }
+    """
+
+
+@study.command("run")
+@click.argument("study_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--run-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="The study's folder: study.json (index, provenance, efficiency) and runs/NAME per variant.",
+)
+@click.pass_context
+def study_run(ctx: click.Context, /, study_file: Path, run_dir: Path) -> None:
+    """Evaluate the base, then every variant, each in a process of its own, into RUN_DIR/runs/NAME.
+
+    Variants already finished are not run again: after an interruption, run the same command to resume.
+    Then: `trust study status RUN_DIR`, `trust compare RUN_DIR`.
+    """
+    from trust_core.study import load_study, run_study
+
+    plan = load_study(study_file)
+    plugin_dirs = list(ctx.find_root().params.get("plugin_dirs") or ())  # $TRUST_PLUGIN_DIRS is inherited
+    index = run_study(plan, run_dir, plugin_dirs, echo=lambda line: click.echo(line, err=True))
+    failed = [entry["name"] for entry in index["variants"] if entry.get("status") == "failed"]
+    click.echo(f"study: {run_dir / 'study.json'}; compare with: trust compare {run_dir}")
+    if failed:
+        raise UserError(f"variants that failed (see their messages above): {', '.join(failed)}")
+
+
+@study.command("status")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def study_status_command(run_dir: Path, as_json: bool) -> None:
+    """Each variant of the study in RUN_DIR: done, partial (with the responses stored so far) or not started."""
+    from trust_core.study import study_status
+
+    rows = study_status(run_dir)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    width = max(len(row["name"]) for row in rows)
+    for row in rows:
+        click.echo(f"{row['name'].ljust(width)}  {row['status']}  ({row['responses']} responses stored)")
 
 
 # --------------------------------------------------------------------------- listings

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -242,6 +243,12 @@ class GenerationReport:
     already_stored: int
     generated: int
     failed: int
+    load_milliseconds: int | None = None
+    """Loading the model (None when nothing was generated, so nothing was loaded)."""
+    generation_milliseconds: int | None = None
+    """Generating the responses of this command (after the load)."""
+    completion_tokens: int | None = None
+    """Tokens generated in this command, as the backend counts them (None when it does not)."""
 
 
 def generate(planned: Sequence[PlannedPrompt], backend: Backend, store: Store) -> GenerationReport:
@@ -250,8 +257,13 @@ def generate(planned: Sequence[PlannedPrompt], backend: Backend, store: Store) -
     stored = store.responses(unique)
     pending = {key: p for key, p in unique.items() if key not in stored or stored[key].status != "ok"}
     generated = failed = 0
+    tokens: int | None = None
+    load_ms: int | None = None
     if pending:
+        loading = time.perf_counter()
         load_model(backend)  # "loading model X (backend Y)...", before the bar starts timing responses
+        load_ms = round((time.perf_counter() - loading) * 1000)
+    generating = time.perf_counter()
     first_task = next(iter(pending.values())).key.task_id if pending else None
     bar = progress(total=len(pending), desc="generating", unit="response", task=first_task)
     with bar, library_output():  # what the backend's libraries print goes to RUN_DIR/trust.log
@@ -263,9 +275,12 @@ def generate(planned: Sequence[PlannedPrompt], backend: Backend, store: Store) -
                 failed += 1
             else:
                 generated += 1
+                if result.completion_tokens is not None:
+                    tokens = (tokens or 0) + result.completion_tokens
             bar.set_description(stage_label("generating", entry.key.task_id), refresh=False)
             bar.update(1)
-    return GenerationReport(len(unique), len(unique) - len(pending), generated, failed)
+    generation_ms = round((time.perf_counter() - generating) * 1000) if pending else None
+    return GenerationReport(len(unique), len(unique) - len(pending), generated, failed, load_ms, generation_ms, tokens)
 
 
 # --------------------------------------------------------------------------- scoring

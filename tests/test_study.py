@@ -1,0 +1,168 @@
+"""Studies (issue #11, item 2): a study file names a base model, variants and sweeps; `trust study run` evaluates
+each on the same items in a process of its own, indexes them with provenance and measured efficiency in
+study.json, resumes after an interruption, and `trust study status` / `trust compare RUN_DIR` follow. On the
+scripted plugin (no model)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from trust_core.errors import UserError
+from trust_core.study import load_study, study_status, variant_argv
+
+NO_ENTRY_POINTS = {"TRUST_LOAD_PLUGINS": ""}
+
+STUDY = """
+[study]
+name = "echo-study"
+model = "scripted:echo"
+tasks = ["private/echo"]
+limit = 4
+seed = 7
+
+[[variants]]
+name = "refusing"
+model = "scripted:refuse"
+
+[[sweeps]]
+quantize = ["copy"]
+recipe = { bits = [4, 8], double_quant = true }
+"""
+
+
+def _write(folder: Path, text: str = STUDY) -> Path:
+    path = folder / "study.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_study_evaluates_base_variants_and_sweeps_on_the_same_items(scripted, tmp_path: Path) -> None:
+    log = tmp_path / "generated.log"
+    env = {**NO_ENTRY_POINTS, "SCRIPTED_GENERATION_LOG": str(log)}
+    result = scripted("study", "run", str(_write(tmp_path)), "--run-dir", str(tmp_path / "out"), env=env)
+    assert result.code == 0, result.stderr
+    index = json.loads((tmp_path / "out" / "study.json").read_text())
+    names = [entry["name"] for entry in index["variants"]]
+    assert names == ["base", "refusing", "copy-bits4", "copy-bits8"]
+    assert index["study"]["name"] == "echo-study" and len(index["study"]["sha256"]) == 64
+    assert all(entry["status"] == "done" for entry in index["variants"])
+    sweep = index["variants"][3]
+    assert sweep["quantize"] == "copy" and sweep["recipe"] == {"bits": 8, "double_quant": True}
+    efficiency = sweep["efficiency"]
+    assert efficiency["size_bytes"] > 0 and efficiency["peak_memory_bytes"] > 10_000_000
+    assert efficiency["responses_generated"] == 4 and efficiency["wall_seconds"] > 0
+    variant_json = json.loads((tmp_path / "out" / "runs" / "copy-bits8" / "results.json").read_text())["run"]
+    assert variant_json["variant"]["recipe"]["bits"] == 8 and variant_json["seed"] == 7
+    sample_ids = set()
+    for name in names:
+        records = (tmp_path / "out" / "runs" / name / "samples.jsonl").read_text().splitlines()
+        sample_ids.add(frozenset(json.loads(line)["sample_id"] for line in records))
+    assert len(sample_ids) == 1  # every variant answered exactly the same items
+    assert len(log.read_text().split()) == 16
+    again = scripted("study", "run", str(tmp_path / "study.toml"), "--run-dir", str(tmp_path / "out"), env=env)
+    assert again.code == 0 and again.stderr.count("done earlier") == 4
+    assert len(log.read_text().split()) == 16  # resumed: nothing generated twice
+    status = scripted("study", "status", str(tmp_path / "out"), "--json", env=NO_ENTRY_POINTS)
+    assert [row["status"] for row in status.json()] == ["done"] * 4
+    compared = scripted("compare", str(tmp_path / "out"), "--json", env=NO_ENTRY_POINTS)
+    assert compared.code == 0, compared.stderr
+    variants = [comparison["variant"] for comparison in compared.json()["comparisons"]]
+    assert variants == ["refusing", "copy-bits4", "copy-bits8"]
+    assert compared.json()["comparisons"][0]["metrics"][0]["delta"] == -1.0
+
+
+def test_a_failed_variant_is_recorded_and_the_study_goes_on(scripted, tmp_path: Path) -> None:
+    text = STUDY.replace('[[sweeps]]\nquantize = ["copy"]', '[[sweeps]]\nquantize = ["no-such-method"]')
+    result = scripted(
+        "study", "run", str(_write(tmp_path, text)), "--run-dir", str(tmp_path / "out"), env=NO_ENTRY_POINTS
+    )
+    assert result.code == 2 and "variants that failed" in result.stderr and "no-such-method-bits4" in result.stderr
+    rows = {row["name"]: row["status"] for row in study_status(tmp_path / "out")}
+    assert rows == {
+        "base": "done",
+        "refusing": "done",
+        "no-such-method-bits4": "failed (exit 2)",
+        "no-such-method-bits8": "failed (exit 2)",
+    }
+
+
+def test_status_tells_partial_from_not_started(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out / "runs" / "half").mkdir(parents=True)
+    with sqlite3.connect(out / "runs" / "half" / "store.sqlite") as db:
+        db.execute("CREATE TABLE responses (key TEXT, status TEXT)")
+        db.executemany("INSERT INTO responses VALUES (?, ?)", [("a", "ok"), ("b", "ok"), ("c", "failed")])
+    variants = [
+        {"name": "half", "run_dir": "runs/half", "status": "running"},
+        {"name": "later", "run_dir": "runs/later", "status": "pending"},
+    ]
+    (out / "study.json").write_text(json.dumps({"variants": variants}))
+    assert [(row["status"], row["responses"]) for row in study_status(out)] == [("partial", 2), ("not started", 0)]
+    with pytest.raises(UserError, match=r"no study\.json"):
+        study_status(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[study]\nlimit = 0\n", "study.limit: 0 is less than the minimum of 1"),
+        ("[study]\ncolour = 1\n", "study: Additional properties are not allowed ('colour' was unexpected)"),
+        ('[study]\n[[variants]]\nname = "a b"\n', "variants[0].name: 'a b' does not match"),
+        ('[study]\n[[variants]]\nname = "x"\nquantize = "q"\nprune = "p"\n', "variants[0]: "),
+        ('[study]\n[[variants]]\nname = "x"\n[[variants]]\nname = "x"\n', "two variants are named 'x'"),
+        ('[study]\n[[sweeps]]\nname = "{method}-{bits}"\nprune = ["m"]\nrecipe = {sparsity = [0.5]}\n', "'bits'"),
+        ("[study\n", "not a valid TOML file"),
+    ],
+)
+def test_a_bad_study_file_is_one_message_naming_the_key(scripted, tmp_path: Path, text: str, message: str) -> None:
+    path = _write(tmp_path, text)
+    with pytest.raises(UserError, match=r"study\.toml") as caught:
+        load_study(path)
+    assert message in str(caught.value)
+    result = scripted("study", "run", str(path), "--run-dir", str(tmp_path / "out"), env=NO_ENTRY_POINTS)
+    assert result.code == 2 and "Traceback" not in result.stderr and not (tmp_path / "out").exists()
+
+
+def test_sweeps_expand_into_readable_names_and_relative_paths_follow_the_study_file(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "ckpt").mkdir()
+    text = """
+[study]
+data_dir = "data"
+[[variants]]
+name = "local"
+model = "ckpt"
+[[sweeps]]
+prune = ["magnitude", "wanda"]
+recipe = { sparsity = [0.3, 0.5], calibration_samples = 8 }
+[[sweeps]]
+name = "{method}-{pattern}"
+prune = ["sparsegpt"]
+recipe = { pattern = ["2:4", "4:8"] }
+"""
+    study = load_study(_write(tmp_path, text))
+    assert [v.name for v in study.variants] == [
+        "base",
+        "local",
+        "magnitude-sparsity0.3",
+        "magnitude-sparsity0.5",
+        "wanda-sparsity0.3",
+        "wanda-sparsity0.5",
+        "sparsegpt-2:4",
+        "sparsegpt-4:8",
+    ]
+    assert study.shared["data_dir"] == str((tmp_path / "data").resolve())
+    assert study.variants[1].model == str((tmp_path / "ckpt").resolve())
+    wanda = study.variants[5]
+    assert variant_argv(study, wanda)[-6:] == [
+        "--prune",
+        "wanda",
+        "--recipe",
+        "calibration_samples=8",
+        "--recipe",
+        "sparsity=0.5",
+    ]

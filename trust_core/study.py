@@ -1,0 +1,363 @@
+"""Studies: a base model and its variants, evaluated on exactly the same items (``trust study run``).
+
+A study file (TOML, schemas/study.schema.json) names the base model, the settings every variant shares, the
+variants (a pre-quantized id or folder, a folder made by ``trust compress``, or a compression recipe) and
+sweeps (grids of methods x recipe values expanded into variants). Each variant — the base first — is evaluated
+by ``trust run`` in a process of its own (so one model's memory is gone before the next loads, and its peak
+memory can be measured) into ``RUN_DIR/runs/NAME``; ``RUN_DIR/study.json`` indexes them with the study's
+provenance and each variant's measured efficiency. A run directory's store makes an interrupted study resume
+where it stopped; ``trust study status`` shows each variant done, partial or not started.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from trust_core import __version__
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+from trust_core.errors import UserError
+from trust_core.schemas import load_schema, validator
+
+STUDY_INDEX = "study.json"
+RUNS_FOLDER = "runs"
+BASE_NAME = "base"
+
+SHARED_OPTIONS = (
+    "backend",
+    "tasks",
+    "dimensions",
+    "limit",
+    "seed",
+    "judge",
+    "refusal_judge",
+    "toxicity_scorer",
+    "embedder",
+    "data_dir",
+    "max_new_tokens",
+    "temperature",
+    "batch_size",
+    "num_gpus",
+)
+"""The ``[study]`` keys passed to every variant's ``trust run`` (as ``--key-name``)."""
+
+
+@dataclass(frozen=True)
+class StudyVariant:
+    """One model of the study: ``model`` (None: the base model), or a ``quantize``/``prune`` method of the base
+    with its ``recipe``."""
+
+    name: str
+    model: str | None = None
+    quantize: str | None = None
+    prune: str | None = None
+    recipe: Mapping[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        """The variant as study.json records it."""
+        described: dict[str, Any] = {"name": self.name}
+        for key in ("model", "quantize", "prune"):
+            if getattr(self, key) is not None:
+                described[key] = getattr(self, key)
+        if self.recipe:
+            described["recipe"] = dict(self.recipe)
+        return described
+
+
+@dataclass(frozen=True)
+class Study:
+    """A parsed study file: the shared settings (base model included) and the variants, base first."""
+
+    name: str
+    source: Path
+    sha256: str
+    base_model: str | None
+    shared: Mapping[str, Any]
+    variants: list[StudyVariant]
+
+
+# --------------------------------------------------------------------------- reading a study file
+
+
+def _where(path: Sequence[Any]) -> str:
+    parts: list[str] = []
+    for part in path:
+        parts.append(f"[{part}]" if isinstance(part, int) else (f".{part}" if parts else str(part)))
+    return "".join(parts) or "(top level)"
+
+
+def load_study(path: Path) -> Study:
+    """Read and validate ``path``; UserError naming the file and the key for anything wrong."""
+    try:
+        raw = path.read_bytes()
+        data = tomllib.loads(raw.decode("utf-8"))
+    except OSError as exc:
+        raise UserError(f"{path}: cannot be read ({exc.strerror})") from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise UserError(f"{path}: not a valid TOML file ({exc})") from None
+    errors = sorted(validator(load_schema("study.schema.json")).iter_errors(data), key=lambda e: list(e.path))
+    if errors:
+        first = errors[0]
+        raise UserError(f"{path}: {_where(list(first.absolute_path))}: {first.message}")
+    settings = dict(data["study"])
+    base_model = settings.pop("model", None)
+    if "data_dir" in settings:
+        settings["data_dir"] = str((path.parent / settings["data_dir"]).resolve())
+    variants = [StudyVariant(BASE_NAME)]
+    for entry in data.get("variants", []):
+        model = entry.get("model")
+        if model is not None and (path.parent / model).exists():
+            model = str((path.parent / model).resolve())
+        variants.append(
+            StudyVariant(entry["name"], model, entry.get("quantize"), entry.get("prune"), dict(entry.get("recipe", {})))
+        )
+    for index, sweep in enumerate(data.get("sweeps", [])):
+        variants += _expand_sweep(sweep, f"{path}: sweeps[{index}]")
+    _check_names(variants, path)
+    name = str(data["study"].get("name") or path.stem)
+    return Study(name, path, hashlib.sha256(raw).hexdigest(), base_model, settings, variants)
+
+
+def _expand_sweep(sweep: Mapping[str, Any], where: str) -> list[StudyVariant]:
+    """Every method x every combination of the recipe's list values, with readable names."""
+    kind = "quantize" if "quantize" in sweep else "prune"
+    recipe = dict(sweep.get("recipe", {}))
+    swept = [key for key, value in recipe.items() if isinstance(value, list)]
+    for key in swept:
+        if not recipe[key]:
+            raise UserError(f"{where}.recipe.{key}: an empty list sweeps nothing")
+    fixed = {key: value for key, value in recipe.items() if key not in swept}
+    variants = []
+    for method in sweep[kind]:
+        for values in itertools.product(*(recipe[key] for key in swept)):
+            point = dict(zip(swept, values, strict=True))
+            template = sweep.get("name")
+            try:
+                name = template.format(method=method, **point) if template else _sweep_name(method, point)
+            except (KeyError, IndexError, ValueError) as exc:
+                raise UserError(f"{where}.name: {template!r} names {exc} that is not swept") from None
+            variants.append(
+                StudyVariant(
+                    name,
+                    None,
+                    method if kind == "quantize" else None,
+                    method if kind == "prune" else None,
+                    {**fixed, **point},
+                )
+            )
+    return variants
+
+
+def _sweep_name(method: str, point: Mapping[str, Any]) -> str:
+    parts = [method] + [f"{key.replace('_', '')}{str(value).replace(':', 'of')}" for key, value in point.items()]
+    return "-".join(parts)
+
+
+def _check_names(variants: Sequence[StudyVariant], path: Path) -> None:
+    seen: set[str] = set()
+    for variant in variants:
+        if variant.name in seen:
+            raise UserError(f"{path}: two variants are named {variant.name!r} (names are run directories)")
+        seen.add(variant.name)
+
+
+# --------------------------------------------------------------------------- running
+
+
+def _recipe_text(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, bool) else str(value)
+
+
+def variant_argv(study: Study, variant: StudyVariant) -> list[str]:
+    """The ``trust run`` arguments that evaluate ``variant`` (``--run-dir`` is added when it runs)."""
+    argv = ["run"]
+    model = variant.model or study.base_model
+    if model:
+        argv += ["--model", model]
+    for key in SHARED_OPTIONS:
+        value = study.shared.get(key)
+        if value is None:
+            continue
+        flag = "--" + key.replace("_", "-")
+        argv += (
+            [item for entry in value for item in (flag, str(entry))] if isinstance(value, list) else [flag, str(value)]
+        )
+    if variant.quantize:
+        argv += ["--quantize", variant.quantize]
+    if variant.prune:
+        argv += ["--prune", variant.prune]
+    for key, value in variant.recipe.items():
+        argv += ["--recipe", f"{key}={_recipe_text(value)}"]
+    return argv
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _write_index(run_dir: Path, index: Mapping[str, Any]) -> None:
+    """study.json, replaced whole (a reader never sees half of it)."""
+    target = run_dir / STUDY_INDEX
+    partial = target.with_suffix(".json.partial")
+    partial.write_text(json.dumps(index, indent=2) + "\n", encoding="utf-8")
+    os.replace(partial, target)
+
+
+def _efficiency(folder: Path, wall_seconds: float, peak_rss_bytes: int | None) -> dict[str, Any]:
+    """What the variant's run measured: size on disk and compression time (variant.json), model load and
+    generation time, tokens/s (results.json counts), the process's peak memory and wall time."""
+    results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    counts, variant = results["run"].get("counts", {}), results["run"].get("variant") or {}
+    tokens, generation_ms = counts.get("completion_tokens_generated"), counts.get("generation_milliseconds")
+    return {
+        "size_bytes": variant.get("size_bytes"),
+        "compression_seconds": variant.get("seconds"),
+        "model_load_seconds": None
+        if counts.get("model_load_milliseconds") is None
+        else counts["model_load_milliseconds"] / 1000,
+        "generation_seconds": None if generation_ms is None else generation_ms / 1000,
+        "tokens_per_second": tokens / (generation_ms / 1000) if tokens and generation_ms else None,
+        "responses_generated": counts.get("responses_generated"),
+        "peak_memory_bytes": peak_rss_bytes,
+        "wall_seconds": round(wall_seconds, 3),
+        "note": "generation figures cover the responses generated by this command (a resumed run: the rest only)",
+    }
+
+
+def _run_variant(argv: Sequence[str], plugin_dirs: Sequence[Path]) -> tuple[int, float, int | None]:
+    """``trust run`` in a process of its own: exit status, wall seconds and peak resident memory (bytes)."""
+    command = [
+        sys.executable,
+        "-m",
+        "trust_core",
+        *(arg for d in plugin_dirs for arg in ("--plugin-dir", str(d))),
+        *argv,
+    ]
+    started = time.perf_counter()
+    process = subprocess.Popen(command)  # its progress and messages go to this terminal
+    try:
+        _, status, usage = os.wait4(process.pid, 0)
+    except KeyboardInterrupt:
+        process.wait()
+        raise
+    process.returncode = os.waitstatus_to_exitcode(status)
+    peak = usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+    return process.returncode, time.perf_counter() - started, peak
+
+
+def run_study(study: Study, run_dir: Path, plugin_dirs: Sequence[Path] = (), echo: Any = print) -> dict[str, Any]:
+    """Evaluate every variant of ``study`` (base first) into ``run_dir/runs/NAME`` and index them in study.json.
+
+    A variant whose run directory already holds this study's finished results is not run again; a failed one
+    is recorded with its exit status and the study goes on. Returns the index."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    previous = _read_index(run_dir)
+    if previous is not None and previous.get("study", {}).get("sha256") not in (None, study.sha256):
+        echo(f"note: {study.source} changed since {run_dir / STUDY_INDEX} was written; finished variants are kept")
+    entries = {entry["name"]: entry for entry in (previous or {}).get("variants", [])}
+    index: dict[str, Any] = {
+        "schema_version": "1",
+        "trust_version": __version__,
+        "study": {
+            "name": study.name,
+            "file": str(study.source),
+            "sha256": study.sha256,
+            "shared": dict(study.shared),
+            "base_model": study.base_model,
+        },
+        "variants": [],
+    }
+    plans = []
+    for variant in study.variants:
+        folder = run_dir / RUNS_FOLDER / variant.name
+        argv = variant_argv(study, variant)
+        entry = {**variant.describe(), "run_dir": str(Path(RUNS_FOLDER) / variant.name), "argv": argv}
+        earlier = entries.get(variant.name, {})
+        done = earlier.get("status") == "done" and earlier.get("argv") == argv and (folder / "results.json").is_file()
+        index["variants"].append(earlier if done else {**entry, "status": "pending"})
+        plans.append((variant, folder, argv, entry, done))
+    _write_index(run_dir, index)
+    for number, (variant, folder, argv, entry, done) in enumerate(plans, start=1):
+        where = f"study {study.name}: {number}/{len(plans)} {variant.name}"
+        if done:
+            echo(f"{where}: done earlier")
+            continue
+        echo(f"{where}: trust {' '.join(argv)} --run-dir {folder}")
+        index["variants"][number - 1] = {**entry, "status": "running", "started_at": _now()}
+        _write_index(run_dir, index)
+        code, seconds, peak = _run_variant([*argv, "--run-dir", str(folder)], plugin_dirs)
+        finished = {**entry, "status": "done" if code == 0 else "failed", "exit_status": code, "finished_at": _now()}
+        if code == 0:
+            finished["efficiency"] = _efficiency(folder, seconds, peak)
+        index["variants"][number - 1] = finished
+        _write_index(run_dir, index)
+        if code == 130:
+            raise KeyboardInterrupt
+    return index
+
+
+def _read_index(run_dir: Path) -> dict[str, Any] | None:
+    path = run_dir / STUDY_INDEX
+    if not path.is_file():
+        return None
+    try:
+        index = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: not valid JSON ({exc.msg})") from None
+    return index if isinstance(index, dict) else None
+
+
+def study_runs(run_dir: Path) -> tuple[Path, list[Path]]:
+    """The base's run directory and the variants' (in the study's order) of a study directory."""
+    index = _read_index(run_dir)
+    if index is None:
+        raise UserError(f"{run_dir}: no {STUDY_INDEX} (is it a study's --run-dir?)")
+    folders = [run_dir / entry["run_dir"] for entry in index["variants"]]
+    return folders[0], folders[1:]
+
+
+def study_status(run_dir: Path) -> list[dict[str, Any]]:
+    """Per variant of the study in ``run_dir``: done, partial (responses stored so far) or not started."""
+    index = _read_index(run_dir)
+    if index is None:
+        raise UserError(f"{run_dir}: no {STUDY_INDEX} (run `trust study run STUDY.toml --run-dir {run_dir}` first)")
+    rows = []
+    for entry in index["variants"]:
+        folder = run_dir / entry["run_dir"]
+        stored = _stored_responses(folder / "store.sqlite")
+        if entry.get("status") == "done" and (folder / "results.json").is_file():
+            state = "done"
+        elif entry.get("status") == "failed":
+            state = f"failed (exit {entry.get('exit_status')})"
+        elif stored:
+            state = "partial"
+        else:
+            state = "not started"
+        rows.append({"name": entry["name"], "status": state, "responses": stored, "run_dir": str(folder)})
+    return rows
+
+
+def _stored_responses(store: Path) -> int:
+    if not store.is_file():
+        return 0
+    import sqlite3
+
+    try:
+        with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
+            return int(db.execute("SELECT COUNT(*) FROM responses WHERE status = 'ok'").fetchone()[0])
+    except sqlite3.Error:
+        return 0
