@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from trust_core.compare import RegressionRule, RunSide, compare_metric, mcnemar_exact
+from trust_core.comparison import RegressionRule, RunSide, compare_metric, mcnemar_exact
 from trust_core.errors import UserError
 from trust_core.outcomes import MEAN, MetricSpec, macro_f1, outcome
 

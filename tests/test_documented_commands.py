@@ -374,12 +374,12 @@ def documented_study() -> str:
 
 
 def test_the_documented_study_file_is_valid(tmp_path: Path) -> None:
-    from trust_core.study import load_study
+    from trust_core.studies import load_study
 
     path = tmp_path / "my-study.toml"
     path.write_text(documented_study().replace("path/to/an-awq-checkpoint", "org/awq-checkpoint"))
     study = load_study(path)
-    assert [variant.name for variant in study.variants][:3] == ["base", "hqq4", "awq-checkpoint"]
+    assert [variant.name for variant in study.variants][:3] == ["dense", "hqq4", "awq-checkpoint"]
     assert len(study.variants) == 9 and study.variants[-1].name == "wanda-sparsity0.5"
 
 

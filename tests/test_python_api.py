@@ -56,3 +56,17 @@ def test_compare_pairs_two_evaluations(tmp_path: Path) -> None:
     (comparison,) = trust_core.compare(tmp_path / "base", [tmp_path / "refusing"], plugin_dirs=[PLUGIN_DIR])
     deltas = {metric.subset: metric.delta for metric in comparison.metrics}
     assert deltas == {"alpha": -1.0, "beta": -1.0}
+
+
+def test_study_runs_a_study_file_and_compare_reads_its_run_directory(tmp_path: Path, capfd) -> None:
+    study_file = tmp_path / "s.toml"
+    study_file.write_text(
+        '[study]\nmodel = "scripted:echo"\ntasks = ["private/echo"]\n'
+        '[[variants]]\nname = "dense"\n[[variants]]\nname = "refusing"\nmodel = "scripted:refuse"\n'
+    )
+    index = trust_core.study(study_file, tmp_path / "out", plugin_dirs=[PLUGIN_DIR])
+    assert capfd.readouterr() == ("", "")
+    assert [entry["status"] for entry in index["variants"]] == ["done", "done"]
+    assert (tmp_path / "out" / "runs" / "refusing" / "study-output.log").is_file()
+    (comparison,) = trust_core.compare(tmp_path / "out", plugin_dirs=[PLUGIN_DIR])
+    assert comparison.variant == "refusing" and {m.delta for m in comparison.metrics} == {-1.0}

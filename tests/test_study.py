@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from trust_core.errors import UserError
-from trust_core.study import load_study, study_status, variant_argv
+from trust_core.studies import load_study, study_status, variant_argv
 
 NO_ENTRY_POINTS = {"TRUST_LOAD_PLUGINS": ""}
 
@@ -23,6 +23,9 @@ model = "scripted:echo"
 tasks = ["private/echo"]
 limit = 4
 seed = 7
+
+[[variants]]
+name = "dense"
 
 [[variants]]
 name = "refusing"
@@ -47,7 +50,7 @@ def test_a_study_evaluates_base_variants_and_sweeps_on_the_same_items(scripted, 
     assert result.code == 0, result.stderr
     index = json.loads((tmp_path / "out" / "study.json").read_text())
     names = [entry["name"] for entry in index["variants"]]
-    assert names == ["base", "refusing", "copy-bits4", "copy-bits8"]
+    assert names == ["dense", "refusing", "copy-bits4", "copy-bits8"] and index["base"] == "dense"
     assert index["study"]["name"] == "echo-study" and len(index["study"]["sha256"]) == 64
     assert all(entry["status"] == "done" for entry in index["variants"])
     sweep = index["variants"][3]
@@ -76,18 +79,33 @@ def test_a_study_evaluates_base_variants_and_sweeps_on_the_same_items(scripted, 
 
 
 def test_a_failed_variant_is_recorded_and_the_study_goes_on(scripted, tmp_path: Path) -> None:
-    text = STUDY.replace('[[sweeps]]\nquantize = ["copy"]', '[[sweeps]]\nquantize = ["no-such-method"]')
-    result = scripted(
-        "study", "run", str(_write(tmp_path, text)), "--run-dir", str(tmp_path / "out"), env=NO_ENTRY_POINTS
-    )
-    assert result.code == 2 and "variants that failed" in result.stderr and "no-such-method-bits4" in result.stderr
-    rows = {row["name"]: row["status"] for row in study_status(tmp_path / "out")}
-    assert rows == {
-        "base": "done",
-        "refusing": "done",
-        "no-such-method-bits4": "failed (exit 2)",
-        "no-such-method-bits8": "failed (exit 2)",
-    }
+    text = STUDY.replace('model = "scripted:refuse"', 'model = "not-a-model"')
+    out = tmp_path / "out"
+    result = scripted("study", "run", str(_write(tmp_path, text)), "--run-dir", str(out), env=NO_ENTRY_POINTS)
+    assert result.code == 2 and "variants that failed (see their messages above): refusing" in result.stderr
+    rows = {row["name"]: row["status"] for row in study_status(out)}
+    assert rows == {"dense": "done", "refusing": "failed (exit 2)", "copy-bits4": "done", "copy-bits8": "done"}
+
+
+def test_an_unknown_method_or_recipe_key_stops_the_study_before_any_work(scripted, tmp_path: Path) -> None:
+    for old, new, message in (
+        ('quantize = ["copy"]', 'quantize = ["no-such-method"]', "--quantize no-such-method: unknown quantizer"),
+        ('name = "dense"', 'name = "dense"\nbase = true\nrecipe = { bits = 4 }', "a recipe needs quantize or prune"),
+        ('tasks = ["private/echo"]', 'tasks = ["nope/none"]', "nope/none"),
+    ):
+        path = _write(tmp_path, STUDY.replace(old, new))
+        result = scripted("study", "run", str(path), "--run-dir", str(tmp_path / "out"), env=NO_ENTRY_POINTS)
+        assert result.code == 2 and message in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
+
+
+def test_the_base_is_the_variant_marked_base_or_the_first(tmp_path: Path) -> None:
+    marked = load_study(_write(tmp_path, STUDY.replace('name = "refusing"', 'name = "refusing"\nbase = true')))
+    assert (load_study(_write(tmp_path)).base, marked.base) == ("dense", "refusing")
+    too_big = STUDY.replace("bits = [4, 8]", "bits = [1, 2, 3, 4, 5, 6, 7, 8], group_size = [8, 16, 32, 64, 128]")
+    too_big = too_big.replace('quantize = ["copy"]', 'quantize = ["copy", "other"]')
+    with pytest.raises(UserError, match="expands to 80 variants, more than 64"):
+        load_study(_write(tmp_path, too_big))
 
 
 def test_status_tells_partial_from_not_started(tmp_path: Path) -> None:
@@ -146,7 +164,6 @@ recipe = { pattern = ["2:4", "4:8"] }
 """
     study = load_study(_write(tmp_path, text))
     assert [v.name for v in study.variants] == [
-        "base",
         "local",
         "magnitude-sparsity0.3",
         "magnitude-sparsity0.5",
@@ -156,8 +173,8 @@ recipe = { pattern = ["2:4", "4:8"] }
         "sparsegpt-4:8",
     ]
     assert study.shared["data_dir"] == str((tmp_path / "data").resolve())
-    assert study.variants[1].model == str((tmp_path / "ckpt").resolve())
-    wanda = study.variants[5]
+    assert study.variants[0].model == str((tmp_path / "ckpt").resolve())
+    wanda = study.variants[4]
     assert variant_argv(study, wanda)[-6:] == [
         "--prune",
         "wanda",

@@ -17,7 +17,7 @@ __version__ = "0.1.0"
 hookimpl = pluggy.HookimplMarker("trust")
 """Decorator marking a plugin's hook implementation."""
 
-_PYTHON_API = ("evaluate", "compare", "load_result", "RunResult", "MetricRow")
+_PYTHON_API = ("evaluate", "study", "compare", "load_result", "RunResult", "MetricRow")
 """The Python API (:mod:`trust_core.python_api`), imported on first use: ``trust_core.evaluate(...)``."""
 
 __all__ = ["__version__", "hookimpl", *_PYTHON_API]

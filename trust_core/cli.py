@@ -599,11 +599,11 @@ def compare(
 
     Exit status: 0; 1 when --fail-on-regression catches a regression; 2 bad input.
     """
-    from trust_core.compare import RegressionRule, compare_runs, comparison_table, load_side, regressions
+    from trust_core.comparison import RegressionRule, compare_runs, comparison_table, load_side, regressions
 
     parsed_rules = [RegressionRule.parse(rule) for rule in rules]
     if not variants:
-        from trust_core.study import study_runs
+        from trust_core.studies import study_runs
 
         base, listed = study_runs(base)
         variants = tuple(listed)
@@ -667,9 +667,10 @@ def study_run(ctx: click.Context, /, study_file: Path, run_dir: Path) -> None:
     Variants already finished are not run again: after an interruption, run the same command to resume.
     Then: `trust study status RUN_DIR`, `trust compare RUN_DIR`.
     """
-    from trust_core.study import load_study, run_study
+    from trust_core.studies import check_study, load_study, run_study
 
     plan = load_study(study_file)
+    check_study(_registry(ctx), plan)  # methods, recipes and tasks, before any model is loaded
     plugin_dirs = list(ctx.find_root().params.get("plugin_dirs") or ())  # $TRUST_PLUGIN_DIRS is inherited
     index = run_study(plan, run_dir, plugin_dirs, echo=lambda line: click.echo(line, err=True))
     failed = [entry["name"] for entry in index["variants"] if entry.get("status") == "failed"]
@@ -683,7 +684,7 @@ def study_run(ctx: click.Context, /, study_file: Path, run_dir: Path) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def study_status_command(run_dir: Path, as_json: bool) -> None:
     """Each variant of the study in RUN_DIR: done, partial (with the responses stored so far) or not started."""
-    from trust_core.study import study_status
+    from trust_core.studies import study_status
 
     rows = study_status(run_dir)
     if as_json:

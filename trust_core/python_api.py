@@ -1,5 +1,6 @@
 """trust as a Python library: :func:`evaluate` runs what ``trust run`` runs and returns a typed :class:`RunResult`;
-:func:`compare` compares runs as ``trust compare`` does.
+:func:`study` runs a study file as ``trust study run`` does; :func:`compare` compares runs (or a study's run
+directory) as ``trust compare`` does.
 
 The keyword arguments are the command line's options (``tasks``, ``limit``, ``quantize``, ``recipe`` ...). They
 go through the same option parser as the command line, so defaults, validation and messages are the same;
@@ -164,11 +165,30 @@ def load_result(run_dir: str | Path) -> RunResult:
     return RunResult(folder, results["run"], metrics, [json.loads(line) for line in lines if line.strip()])
 
 
-def compare(base: str | Path, variants: Sequence[str | Path], plugin_dirs: Sequence[str | Path] = ()) -> list[Any]:
-    """``trust compare``: one :class:`~trust_core.compare.Comparison` per variant against ``base``."""
-    from trust_core.compare import compare_runs, load_side
+def study(
+    study_file: str | Path, run_dir: str | Path, plugin_dirs: Sequence[str | Path] = (), echo: bool = False
+) -> dict[str, Any]:
+    """``trust study run``: every variant of the study file evaluated into ``run_dir``; the study index
+    (study.json). Unknown tasks, methods or recipe keys raise UserError before any model is loaded."""
     from trust_core.registry import Registry
+    from trust_core.studies import check_study, load_study, run_study
 
+    folders = [Path(folder) for folder in plugin_dirs]
+    plan = load_study(Path(study_file))
+    check_study(Registry(folders), plan)
+    return run_study(plan, Path(run_dir), folders, echo=print if echo else (lambda line: None), quiet=not echo)
+
+
+def compare(base: str | Path, variants: Sequence[str | Path] = (), plugin_dirs: Sequence[str | Path] = ()) -> list[Any]:
+    """``trust compare``: one :class:`~trust_core.comparison.Comparison` per variant against ``base`` (a study's
+    run directory alone: its base against each of its variants)."""
+    from trust_core.comparison import compare_runs, load_side
+    from trust_core.registry import Registry
+    from trust_core.studies import study_runs
+
+    if not variants:
+        base, listed = study_runs(Path(base))
+        variants = list(listed)
     registry = Registry([Path(folder) for folder in plugin_dirs])
     tasks = {cls.id: cls() for cls in registry.tasks()}
     base_side = load_side(Path(base))

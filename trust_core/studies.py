@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import os
 import subprocess
 import sys
@@ -31,11 +32,13 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 from trust_core.errors import UserError
+from trust_core.registry import Registry
 from trust_core.schemas import load_schema, validator
 
 STUDY_INDEX = "study.json"
 RUNS_FOLDER = "runs"
-BASE_NAME = "base"
+MAX_SWEEP_VARIANTS = 64
+"""The most variants one sweep may expand to (a typo in a grid should not start a week of work)."""
 
 SHARED_OPTIONS = (
     "backend",
@@ -88,6 +91,8 @@ class Study:
     base_model: str | None
     shared: Mapping[str, Any]
     variants: list[StudyVariant]
+    base: str
+    """The name of the variant every comparison is against: the one marked ``base = true``, else the first."""
 
 
 # --------------------------------------------------------------------------- reading a study file
@@ -117,8 +122,10 @@ def load_study(path: Path) -> Study:
     base_model = settings.pop("model", None)
     if "data_dir" in settings:
         settings["data_dir"] = str((path.parent / settings["data_dir"]).resolve())
-    variants = [StudyVariant(BASE_NAME)]
-    for entry in data.get("variants", []):
+    variants: list[StudyVariant] = []
+    for index, entry in enumerate(data.get("variants", [])):
+        if entry.get("recipe") and not (entry.get("quantize") or entry.get("prune")):
+            raise UserError(f"{path}: variants[{index}].recipe: a recipe needs quantize or prune")
         model = entry.get("model")
         if model is not None and (path.parent / model).exists():
             model = str((path.parent / model).resolve())
@@ -127,22 +134,32 @@ def load_study(path: Path) -> Study:
         )
     for index, sweep in enumerate(data.get("sweeps", [])):
         variants += _expand_sweep(sweep, f"{path}: sweeps[{index}]")
+    if not variants:
+        raise UserError(f"{path}: variants: none (the first one, or the one marked base = true, is the base)")
     _check_names(variants, path)
+    marked = [entry["name"] for entry in data.get("variants", []) if entry.get("base")]
+    if len(marked) > 1:
+        raise UserError(f"{path}: variants: {', '.join(marked)} are all marked base = true (one base)")
     name = str(data["study"].get("name") or path.stem)
-    return Study(name, path, hashlib.sha256(raw).hexdigest(), base_model, settings, variants)
+    base = marked[0] if marked else variants[0].name
+    return Study(name, path, hashlib.sha256(raw).hexdigest(), base_model, settings, variants, base)
 
 
 def _expand_sweep(sweep: Mapping[str, Any], where: str) -> list[StudyVariant]:
     """Every method x every combination of the recipe's list values, with readable names."""
     kind = "quantize" if "quantize" in sweep else "prune"
+    methods = [sweep[kind]] if isinstance(sweep[kind], str) else list(sweep[kind])
     recipe = dict(sweep.get("recipe", {}))
     swept = [key for key, value in recipe.items() if isinstance(value, list)]
     for key in swept:
         if not recipe[key]:
             raise UserError(f"{where}.recipe.{key}: an empty list sweeps nothing")
     fixed = {key: value for key, value in recipe.items() if key not in swept}
+    size = len(methods) * math.prod(len(recipe[key]) for key in swept)
+    if size > MAX_SWEEP_VARIANTS:
+        raise UserError(f"{where}: expands to {size} variants, more than {MAX_SWEEP_VARIANTS}; split it")
     variants = []
-    for method in sweep[kind]:
+    for method in methods:
         for values in itertools.product(*(recipe[key] for key in swept)):
             point = dict(zip(swept, values, strict=True))
             template = sweep.get("name")
@@ -173,6 +190,29 @@ def _check_names(variants: Sequence[StudyVariant], path: Path) -> None:
         if variant.name in seen:
             raise UserError(f"{path}: two variants are named {variant.name!r} (names are run directories)")
         seen.add(variant.name)
+
+
+def check_study(registry: Registry, study: Study) -> None:
+    """Before any model is loaded: the tasks exist, and each variant's method exists and accepts its recipe
+    (UserError naming the study file, the variant and the key)."""
+    from trust_core.compression import check_request, compression_request
+    from trust_core.runner import resolve_tasks
+
+    resolve_tasks(registry, _as_list(study.shared.get("tasks")), _as_list(study.shared.get("dimensions")))
+    for variant in study.variants:
+        if not (variant.quantize or variant.prune):
+            continue
+        seed = int(study.shared.get("seed", 42))
+        request = compression_request(variant.prune, variant.quantize, seed=seed, extra=dict(variant.recipe))
+        try:
+            if request is not None:
+                check_request(registry, request)
+        except UserError as exc:
+            raise UserError(f"{study.source}: variant {variant.name}: {exc}") from None
+
+
+def _as_list(value: Any) -> list[str]:
+    return [] if value is None else [str(item) for item in value]
 
 
 # --------------------------------------------------------------------------- running
@@ -238,8 +278,11 @@ def _efficiency(folder: Path, wall_seconds: float, peak_rss_bytes: int | None) -
     }
 
 
-def _run_variant(argv: Sequence[str], plugin_dirs: Sequence[Path]) -> tuple[int, float, int | None]:
-    """``trust run`` in a process of its own: exit status, wall seconds and peak resident memory (bytes)."""
+def _run_variant(
+    argv: Sequence[str], plugin_dirs: Sequence[Path], output: Path | None = None
+) -> tuple[int, float, int | None]:
+    """``trust run`` in a process of its own: exit status, wall seconds and peak resident memory (bytes). Its
+    progress and messages go to this terminal, or to the file ``output``."""
     command = [
         sys.executable,
         "-m",
@@ -248,7 +291,12 @@ def _run_variant(argv: Sequence[str], plugin_dirs: Sequence[Path]) -> tuple[int,
         *argv,
     ]
     started = time.perf_counter()
-    process = subprocess.Popen(command)  # its progress and messages go to this terminal
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with output.open("ab") as sink:
+            process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
+    else:
+        process = subprocess.Popen(command)
     try:
         _, status, usage = os.wait4(process.pid, 0)
     except KeyboardInterrupt:
@@ -259,11 +307,14 @@ def _run_variant(argv: Sequence[str], plugin_dirs: Sequence[Path]) -> tuple[int,
     return process.returncode, time.perf_counter() - started, peak
 
 
-def run_study(study: Study, run_dir: Path, plugin_dirs: Sequence[Path] = (), echo: Any = print) -> dict[str, Any]:
-    """Evaluate every variant of ``study`` (base first) into ``run_dir/runs/NAME`` and index them in study.json.
+def run_study(
+    study: Study, run_dir: Path, plugin_dirs: Sequence[Path] = (), echo: Any = print, quiet: bool = False
+) -> dict[str, Any]:
+    """Evaluate every variant of ``study`` into ``run_dir/runs/NAME`` and index them in study.json.
 
     A variant whose run directory already holds this study's finished results is not run again; a failed one
-    is recorded with its exit status and the study goes on. Returns the index."""
+    is recorded with its exit status and the study goes on. ``quiet``: each variant's own output goes to
+    ``runs/NAME/study-output.log`` instead of the terminal. Returns the index."""
     run_dir.mkdir(parents=True, exist_ok=True)
     previous = _read_index(run_dir)
     if previous is not None and previous.get("study", {}).get("sha256") not in (None, study.sha256):
@@ -279,6 +330,7 @@ def run_study(study: Study, run_dir: Path, plugin_dirs: Sequence[Path] = (), ech
             "shared": dict(study.shared),
             "base_model": study.base_model,
         },
+        "base": study.base,
         "variants": [],
     }
     plans = []
@@ -299,7 +351,8 @@ def run_study(study: Study, run_dir: Path, plugin_dirs: Sequence[Path] = (), ech
         echo(f"{where}: trust {' '.join(argv)} --run-dir {folder}")
         index["variants"][number - 1] = {**entry, "status": "running", "started_at": _now()}
         _write_index(run_dir, index)
-        code, seconds, peak = _run_variant([*argv, "--run-dir", str(folder)], plugin_dirs)
+        output = folder / "study-output.log" if quiet else None
+        code, seconds, peak = _run_variant([*argv, "--run-dir", str(folder)], plugin_dirs, output)
         finished = {**entry, "status": "done" if code == 0 else "failed", "exit_status": code, "finished_at": _now()}
         if code == 0:
             finished["efficiency"] = _efficiency(folder, seconds, peak)
@@ -326,8 +379,9 @@ def study_runs(run_dir: Path) -> tuple[Path, list[Path]]:
     index = _read_index(run_dir)
     if index is None:
         raise UserError(f"{run_dir}: no {STUDY_INDEX} (is it a study's --run-dir?)")
-    folders = [run_dir / entry["run_dir"] for entry in index["variants"]]
-    return folders[0], folders[1:]
+    base = index.get("base") or index["variants"][0]["name"]
+    folders = {entry["name"]: run_dir / entry["run_dir"] for entry in index["variants"]}
+    return folders[base], [folder for name, folder in folders.items() if name != base]
 
 
 def study_status(run_dir: Path) -> list[dict[str, Any]]:
