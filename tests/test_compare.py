@@ -26,6 +26,11 @@ def _run(scripted, run_dir: Path, model: str, *extra: str) -> Path:
 
 
 def test_mcnemar_exact_is_the_two_sided_binomial_test_on_discordant_pairs() -> None:
+    from scipy.stats import binomtest
+
+    for gained, lost in ((0, 5), (3, 9), (7, 7), (1, 12), (20, 31)):
+        expected = binomtest(lost, gained + lost, 0.5, alternative="two-sided").pvalue
+        assert mcnemar_exact(gained, lost) == pytest.approx(expected), (gained, lost)
     assert mcnemar_exact(0, 0) == 1.0
     assert mcnemar_exact(0, 5) == pytest.approx(2 / 32)
     assert mcnemar_exact(1, 1) == 1.0
@@ -67,6 +72,20 @@ def test_items_answered_on_one_side_only_are_left_out_and_counted(scripted, tmp_
     for metric in result.json()["comparisons"][0]["metrics"]:
         assert (metric["n_shared"], metric["n_only_base"], metric["n_only_variant"]) == (2, 2, 0)
         assert metric["delta"] == 0.0 and metric["significant"] is False
+    warned = scripted("compare", str(base), str(fewer), env=NO_ENTRY_POINTS)
+    assert "warning: fewer: the runs answered different items (up to 2 only in base, 0 only in fewer)" in warned.stderr
+
+
+def test_runs_of_another_task_version_or_data_file_are_refused(scripted, tmp_path: Path) -> None:
+    base = _run(scripted, tmp_path / "base", "scripted:echo")
+    other = tmp_path / "other"
+    other.mkdir()
+    results = json.loads((base / "results.json").read_text())
+    results["run"]["data"][0]["task_version"] = "2"
+    (other / "results.json").write_text(json.dumps(results))
+    (other / "samples.jsonl").write_text((base / "samples.jsonl").read_text())
+    refused = scripted("compare", str(base), str(other), env=NO_ENTRY_POINTS)
+    assert refused.code == 2 and "private/echo was scored with another task version (1 vs 2)" in refused.stderr
 
 
 def test_bad_input_is_one_message_and_exit_2(scripted, tmp_path: Path) -> None:

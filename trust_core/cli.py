@@ -599,7 +599,14 @@ def compare(
 
     Exit status: 0; 1 when --fail-on-regression catches a regression; 2 bad input.
     """
-    from trust_core.comparison import RegressionRule, compare_runs, comparison_table, load_side, regressions
+    from trust_core.comparison import (
+        RegressionRule,
+        compare_runs,
+        comparison_table,
+        load_side,
+        regressions,
+        unpaired_counts,
+    )
 
     parsed_rules = [RegressionRule.parse(rule) for rule in rules]
     if not variants:
@@ -613,6 +620,14 @@ def compare(
     tasks = {cls.id: cls() for cls in registry.tasks()}
     base_side = load_side(base)
     comparisons = [compare_runs(base_side, load_side(variant), tasks) for variant in variants]
+    for comparison in comparisons:
+        base_only, variant_only = unpaired_counts(comparison)
+        if base_only or variant_only:
+            click.echo(
+                f"warning: {comparison.variant}: the runs answered different items (up to {base_only} only in "
+                f"{comparison.base}, {variant_only} only in {comparison.variant}); compared on the shared items",
+                err=True,
+            )
     caught = regressions(comparisons, parsed_rules)
     if as_json:
         report = {

@@ -262,8 +262,32 @@ def compare_metric(metric: Mapping[str, Any], spec: MetricSpec, base: RunSide, v
     )  # fmt: skip
 
 
+def check_comparable(base: RunSide, variant: RunSide) -> None:
+    """UserError (exit 2) when a task both runs scored was scored at another task version or on another data
+    file: their numbers do not measure the same thing."""
+    ours = {entry["task"]: entry for entry in base.results.get("run", {}).get("data", [])}
+    for entry in variant.results.get("run", {}).get("data", []):
+        mine = ours.get(entry["task"])
+        if mine is None:
+            continue
+        for key, what in (("task_version", "task version"), ("sha256", "data file")):
+            if mine.get(key) != entry.get(key):
+                raise UserError(
+                    f"{base.path} and {variant.path}: {entry['task']} was scored with another {what} "
+                    f"({mine.get(key)} vs {entry.get(key)}); compare runs of the same task version on the same data"
+                )
+
+
+def unpaired_counts(comparison: Comparison) -> tuple[int, int]:
+    """The most units any one metric had on the base only and on the variant only."""
+    base_only = max((metric.n_only_base for metric in comparison.metrics), default=0)
+    variant_only = max((metric.n_only_variant for metric in comparison.metrics), default=0)
+    return base_only, variant_only
+
+
 def compare_runs(base: RunSide, variant: RunSide, tasks: Mapping[str, Task]) -> Comparison:
     """Every metric the base reports, formed from outcomes, that the variant reports too."""
+    check_comparable(base, variant)
     comparison = Comparison(base.label, variant.label)
     theirs = {(m["task"], m["metric"], m["subset"]) for m in variant.results["metrics"]}
     for metric in base.results["metrics"]:
