@@ -644,6 +644,35 @@ def compare(
         sys.exit(1)
 
 
+@cli.command("export")
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--format", "form", type=click.Choice(["csv", "parquet", "jsonl"]), default="csv", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The file to write.")
+@click.pass_context
+def export_command(ctx: click.Context, /, run_dirs: tuple[Path, ...], form: str, out: Path) -> None:
+    """Write every metric of a study (its run directory) or of runs (the first is the base) as one long table.
+
+    One row per variant and metric: variant, method, bits, sparsity, pattern, dimension, task, subset, metric,
+    value, ci_low, ci_high, n, n_invalid, higher_is_better, and the paired delta to the base with its interval
+    (`trust compare`). Parquet keeps the column types (int64, float64, bool, string; nulls where a value does
+    not apply); CSV and JSON lines hold the same columns.
+    """
+    from trust_core.comparison import compare_runs, load_side
+    from trust_core.export import rows, write_table
+    from trust_core.studies import study_runs
+
+    folders = list(run_dirs)
+    if len(folders) == 1 and (folders[0] / "study.json").is_file():
+        base, listed = study_runs(folders[0])
+        folders = [base, *listed]
+    sides = [load_side(folder) for folder in folders]
+    tasks = {cls.id: cls() for cls in _registry(ctx).tasks()}
+    comparisons = {side.label: compare_runs(sides[0], side, tasks) for side in sides[1:]}
+    table = rows(sides, comparisons)
+    write_table(table, out, form)
+    click.echo(f"{len(table)} rows ({len(sides)} runs) written to {out}")
+
+
 # --------------------------------------------------------------------------- studies
 
 
