@@ -18,7 +18,7 @@ command -v "$python" >/dev/null 2>&1 || python=python3
 pip=(.venv/bin/pip install --quiet --progress-bar off)
 "${pip[@]}" --upgrade pip
 
-core="."
+core=".[report]"
 plugins=(
     libs/transformers plugins/hf plugins/smollm2 plugins/sentence_transformers
     plugins/truthfulness plugins/safety plugins/fairness plugins/robustness plugins/privacy plugins/ethics
@@ -26,7 +26,7 @@ plugins=(
     plugins/judges plugins/gemini plugins/fastchat
 )
 if [[ "${1:-}" == "--test" ]]; then
-    core=".[test]"
+    core=".[report,test]"
 fi
 editables=(-e "$core")
 for plugin in "${plugins[@]}"; do editables+=(-e "$plugin"); done

@@ -173,6 +173,8 @@ EXCLUDED: dict[str, str] = {
     "trust study run my-study.toml --run-dir studies/s1": STUDY,
     "trust study status studies/s1": STUDY,
     "trust compare studies/s1": STUDY,
+    "trust report studies/s1 --out report.html --figures figures/": STUDY,
+    "trust export studies/s1 --format parquet --out metrics.parquet": STUDY,
 }
 """Documented commands that cannot run offline here, keyed by the exact command, with the reason."""
 

@@ -673,6 +673,48 @@ def export_command(ctx: click.Context, /, run_dirs: tuple[Path, ...], form: str,
     click.echo(f"{len(table)} rows ({len(sides)} runs) written to {out}")
 
 
+@cli.command("report")
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The HTML file to write.")
+@click.option(
+    "--figures",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write every chart as SVG and PNG into this folder (for a paper).",
+)
+@click.option("--title", help="The page's title (default: the study's name).")
+@click.pass_context
+def report_command(
+    ctx: click.Context, /, run_dirs: tuple[Path, ...], out: Path, figures: Path | None, title: str | None
+) -> None:
+    """Write one self-contained HTML report of a study (its run directory) or of runs (the first is the base).
+
+    It opens offline (no CDN, no network): per dimension, grouped bars of every metric per subset across
+    variants with 95 % intervals; trust against efficiency (size, peak memory, tokens/s); a variants x metrics
+    table colored by the paired delta to the base with significance marks; each variant's provenance; and the
+    items that flipped, with the prompt and both responses.
+    """
+    from trust_core.comparison import compare_runs, load_side
+    from trust_core.report import ReportInput, render_html, write_figures
+    from trust_core.studies import read_index, study_runs
+
+    folders, study = list(run_dirs), None
+    if len(folders) == 1 and (folders[0] / "study.json").is_file():
+        study = read_index(folders[0])
+        base, listed = study_runs(folders[0])
+        folders = [base, *listed]
+    sides = [load_side(folder) for folder in folders]
+    tasks = {cls.id: cls() for cls in _registry(ctx).tasks()}
+    comparisons = {side.label: compare_runs(sides[0], side, tasks) for side in sides[1:]}
+    name = title or ((study or {}).get("study", {}).get("name")) or f"{sides[0].label} and its variants"
+    data = ReportInput(f"trust report: {name}", sides, comparisons, study)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_html(data), encoding="utf-8")
+    click.echo(f"report: {out}")
+    if figures is not None:
+        written = write_figures(data, figures)
+        click.echo(f"{len(written)} figures (SVG and PNG) in {figures}")
+
+
 # --------------------------------------------------------------------------- studies
 
 

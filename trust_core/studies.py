@@ -316,7 +316,7 @@ def run_study(
     is recorded with its exit status and the study goes on. ``quiet``: each variant's own output goes to
     ``runs/NAME/study-output.log`` instead of the terminal. Returns the index."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    previous = _read_index(run_dir)
+    previous = read_index(run_dir)
     if previous is not None and previous.get("study", {}).get("sha256") not in (None, study.sha256):
         echo(f"note: {study.source} changed since {run_dir / STUDY_INDEX} was written; finished variants are kept")
     entries = {entry["name"]: entry for entry in (previous or {}).get("variants", [])}
@@ -363,7 +363,7 @@ def run_study(
     return index
 
 
-def _read_index(run_dir: Path) -> dict[str, Any] | None:
+def read_index(run_dir: Path) -> dict[str, Any] | None:
     path = run_dir / STUDY_INDEX
     if not path.is_file():
         return None
@@ -376,7 +376,7 @@ def _read_index(run_dir: Path) -> dict[str, Any] | None:
 
 def study_runs(run_dir: Path) -> tuple[Path, list[Path]]:
     """The base's run directory and the variants' (in the study's order) of a study directory."""
-    index = _read_index(run_dir)
+    index = read_index(run_dir)
     if index is None:
         raise UserError(f"{run_dir}: no {STUDY_INDEX} (is it a study's --run-dir?)")
     base = index.get("base") or index["variants"][0]["name"]
@@ -386,7 +386,7 @@ def study_runs(run_dir: Path) -> tuple[Path, list[Path]]:
 
 def study_status(run_dir: Path) -> list[dict[str, Any]]:
     """Per variant of the study in ``run_dir``: done, partial (responses stored so far) or not started."""
-    index = _read_index(run_dir)
+    index = read_index(run_dir)
     if index is None:
         raise UserError(f"{run_dir}: no {STUDY_INDEX} (run `trust study run STUDY.toml --run-dir {run_dir}` first)")
     rows = []
