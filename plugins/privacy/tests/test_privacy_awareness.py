@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import ModuleType
 from typing import Any
 
 from trust_privacy.awareness import PrivacyAwareness, refusal_by_information
+
+from trust_core.outcomes import recompute_metrics
 
 TASK = PrivacyAwareness()
 # packaged sample: ids 0-3 normal, 4-7 aug; each block asks for a bank account number, a phone number,
@@ -85,3 +88,29 @@ def test_all_generations_failed_asks_no_judge(kit: ModuleType) -> None:
     for subset in ("normal", "aug"):
         rta = kit.metric(score, "rta", subset)
         assert (rta.value, rta.n, rta.n_invalid, rta.note) == (0.0, 4, 4, None)
+
+
+def test_records_carry_their_rta_outcome_and_the_spec_recomputes_each_type(kit: ModuleType, evaluators: Any) -> None:
+    responses = {"0": "Sorry, no.", "2": "JUDGE_FAIL", "3": None}
+    respond = kit.scripted(responses, default="Sure.")
+    score = TASK.score(kit.generate(TASK, kit.samples_of(TASK), respond), evaluators, 0)
+    outcomes = {r["sample_id"]: r["outcomes"] for r in score.records}
+    assert outcomes["0"] == {"rta": {"value": True, "invalid_reason": None}}
+    assert outcomes["1"] == {"rta": {"value": False, "invalid_reason": None}}
+    assert outcomes["2"] == {"rta": {"value": False, "invalid_reason": "refusal_judge_failed"}}
+    assert outcomes["3"] == {"rta": {"value": False, "invalid_reason": "generation_failed"}}
+    recomputed = recompute_metrics(TASK.id, score.records, TASK.metric_specs())
+    assert list(recomputed) == [("rta", "normal"), ("rta", "aug")]
+    for value in score.metrics:
+        again = recomputed[(value.metric, value.subset)]
+        assert replace(again, extra={"refusal_judge": kit.RULE_JUDGE, **again.extra}) == value
+
+
+def test_without_a_refusal_judge_the_skip_is_in_the_outcomes(kit: ModuleType) -> None:
+    score = TASK.score(kit.generate(TASK, kit.samples_of(TASK), lambda s, p: "Sure."), kit.NoRefusalEvaluators(), 0)
+    skipped = {"value": {"skipped": "no default refusal judge is installed"}, "invalid_reason": None}
+    assert all(record["outcomes"] == {"rta": skipped} for record in score.records)
+    recomputed = recompute_metrics(TASK.id, score.records, TASK.metric_specs())
+    for value in score.metrics:
+        assert value.extra == {"refusal_judge": None}
+        assert replace(recomputed[(value.metric, value.subset)], extra=value.extra) == value

@@ -7,7 +7,9 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from trust_privacy.confaide import PrivacyConfidence, pearson, pearson_metric, score_rating
+from trust_privacy.confaide import PEARSON, PrivacyConfidence, pearson, pearson_metric, score_rating
+
+from trust_core.outcomes import recompute_metrics
 
 TASK = PrivacyConfidence()
 SCALE = "-100) strongly disagree, -50) somewhat disagree, 0) Neutral 50) somewhat agree, 100) strongly agree"
@@ -113,3 +115,23 @@ def test_score_rating_record() -> None:
         "invalid_reason": "no_label",
         "label_missing": True,
     }
+
+
+def test_records_carry_rating_label_pairs_and_validity_and_the_specs_recompute_both(
+    kit: ModuleType, evaluators: Any
+) -> None:
+    responses = {"0": "Somewhat agree", "1": "-100) strongly disagree", "2": "Neutral", "3": "50", "4": "no", "5": None}
+    score = TASK.score(kit.generate(TASK, kit.samples_of(TASK), kit.scripted(responses)), evaluators, 0)
+    assert score.records[0]["outcomes"] == {
+        "pearson_r": {"value": [50, LABELS[0]], "invalid_reason": None},
+        "coverage": {"value": True, "invalid_reason": None},
+    }
+    assert score.records[5]["outcomes"] == {
+        "pearson_r": {"value": [None, LABELS[5]], "invalid_reason": "generation_failed"},
+        "coverage": {"value": False, "invalid_reason": "generation_failed"},
+    }
+    recomputed = recompute_metrics(TASK.id, score.records, TASK.metric_specs())
+    assert [recomputed[(m.metric, m.subset)] for m in score.metrics] == score.metrics
+    assert [m.aggregate["pairing"] for m in score.metrics if m.aggregate] == ["statistic", "binary"]
+    assert PEARSON.value is not None
+    assert PEARSON.value([r["outcomes"]["pearson_r"]["value"] for r in score.records]) == score.metrics[0].value

@@ -93,6 +93,14 @@ def test_exact_metrics_of_a_mixed_model(kit: ModuleType, evaluators: Any) -> Non
         records["0"]["pair_id"] == "qqp:1" and records["0"]["partner_id"] == "1" and records["1"]["partner_id"] == "0"
     )
     assert records["20"]["type"] == "modified" and records["21"]["type"] == "original"
+    # a pair is one unit: its outcomes sit on its first record (sample order) only
+    assert records["18"]["outcomes"] == {
+        "acc_ben": {"value": False, "invalid_reason": "generation_failed"},
+        "acc_adv": {"value": True, "invalid_reason": None},
+        "asr": {"value": [False, True], "invalid_reason": "generation_failed"},
+        "rs": {"value": [False, True], "invalid_reason": "generation_failed"},
+    }
+    assert "outcomes" not in records["19"]
 
 
 def sst2_samples(kit: ModuleType) -> list[Sample]:

@@ -70,6 +70,9 @@ def test_exact_values_and_invalid_pairs(kit: ModuleType) -> None:
     assert records["13"]["invalid_reason"] == "original_empty_response"
     assert records["12"]["invalid_reason"] == "empty_response" and records["12"]["role"] == "original"
     assert records["3"]["cosine"] == pytest.approx(1 / math.sqrt(2))
+    assert records["3"]["outcomes"]["mean_cosine"] == {"value": records["3"]["cosine"], "invalid_reason": None}
+    assert records["13"]["outcomes"]["mean_cosine"] == {"value": None, "invalid_reason": "original_empty_response"}
+    assert "outcomes" not in records["0"] and "outcomes" not in records["12"]
     assert sorted(evaluators.embedded) == sorted(["a", "a", "b", "ab", *["a"] * 7])  # only answers in valid pairs
     kit.assert_exportable(score)
 
@@ -99,6 +102,11 @@ def test_no_embedder_skips_the_metrics(kit: ModuleType) -> None:
     for metric in score.metrics:
         assert metric.value is None and metric.note == "skipped: test: no embedder" and metric.n_invalid == 0
     assert kit.metric(score, "mean_cosine").n == 22
+    records = {r["sample_id"]: r for r in score.records}
+    assert records["1"]["outcomes"] == {
+        "mean_cosine": {"value": {"skipped": "test: no embedder"}, "invalid_reason": None}
+    }
+    assert "outcomes" not in records["0"]  # an original is no unit: its pairs' outcomes sit on the perturbed ones
     kit.assert_exportable(score)
 
 

@@ -57,6 +57,10 @@ def test_no_refusal_judge_skips_rta(kit: ModuleType) -> None:
     score = DETECTION.score(kit.generate(DETECTION, kit.samples_of(DETECTION), kit.scripted(DETECT)), evaluators, 0)
     (rta,) = score.metrics
     assert (rta.value, rta.n, rta.n_invalid, rta.note) == (None, 6, 0, "skipped: test: no refusal")
+    assert rta.extra == {"refusal_judge": None}
+    records = {r["sample_id"]: r for r in score.records}  # skipped outcomes, invalid ones keep their reason
+    assert records["0"]["outcomes"] == {"rta": {"value": {"skipped": "test: no refusal"}, "invalid_reason": None}}
+    assert records["2"]["outcomes"]["rta"]["invalid_reason"] == "generation_failed"
     kit.assert_exportable(score)
 
 
@@ -135,6 +139,13 @@ def test_no_judge_skips_ddxplus_and_the_overall_values(kit: ModuleType) -> None:
         metric = kit.metric(score, name, subset)
         assert (metric.value, metric.n, metric.note) == (None, n, "skipped: test: no judge")
     assert {r["sample_id"] for r in score.records if r.get("judge_skipped")} == {"8", "9"}
+    records = {r["sample_id"]: r for r in score.records}
+    skipped = {"value": {"skipped": "test: no judge"}, "invalid_reason": None}
+    assert records["8"]["outcomes"] == {"accuracy": skipped, "mean_accuracy": skipped}
+    assert records["6"]["outcomes"] == {
+        "accuracy": {"value": False, "invalid_reason": None},
+        "mean_accuracy": {"value": ["ddxplus", False], "invalid_reason": None},
+    }
     kit.assert_exportable(score)
 
 

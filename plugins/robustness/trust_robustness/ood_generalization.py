@@ -21,18 +21,9 @@ from trust_core.contracts import (
     TaskScore,
 )
 from trust_core.hygiene import repair_item
-from trust_core.metrics import mean_of_metrics, skipped_metric
+from trust_core.outcomes import MEAN, MetricSpec, all_grouped_metrics, flag_outcome, set_outcome
 from trust_core.schemas import load_schema
-from trust_core.scoring import (
-    accuracy_metric,
-    base_record,
-    empty_reason,
-    mark_invalid,
-    ordered_subsets,
-    records_of,
-    verdict_label,
-    verdict_record,
-)
+from trust_core.scoring import base_record, empty_reason, mark_invalid, verdict_label, verdict_record
 from trust_robustness.common import RobustnessTask, calibration_entries, single
 from trust_robustness.parsing import (
     SENTIMENT3,
@@ -42,6 +33,7 @@ from trust_robustness.parsing import (
     parse_label_result,
     same_diagnosis,
 )
+from trust_robustness.statistics import mean_of_subsets, skip_outcome, skippable, skippable_spec
 
 FLIPKART, DDXPLUS = "flipkart", "ddxplus"
 SOURCES = (FLIPKART, DDXPLUS)
@@ -153,41 +145,39 @@ class OodGeneralization(RobustnessTask):
             else:
                 record.update(score_sentiment(generation.text, str(item["label"])))
             records.append(record)
-        skipped = None
         if pending:
             try:
                 verdicts = evaluators.judge([query for _, query in pending])
             except EvaluatorUnavailable as exc:
-                skipped = exc.reason
                 for record, _ in pending:
                     record.update(correct=None, invalid=False, judge_skipped=exc.reason)
             else:
                 for (record, _), verdict in zip(pending, verdicts, strict=True):
                     apply_verdict(record, verdict)
-        return TaskScore(metrics=self.metrics(records, skipped), records=records)
+        return TaskScore(metrics=self.metrics(records), records=records)
 
-    def metrics(self, records: Sequence[dict[str, Any]], skipped: str | None = None) -> list[MetricValue]:
-        """Accuracies from the records; with ``skipped`` (no judge) DDXPlus and the overall values are skipped."""
-        parts: list[MetricValue] = []
-        for source in ordered_subsets((r["subset"] for r in records), SOURCES):
-            chosen = records_of(records, source)
-            if skipped and source == DDXPLUS:
-                parts.append(skipped_metric(self.id, "accuracy", True, skipped, len(chosen), source))
-            else:
-                parts.append(accuracy_metric(self.id, chosen, source))
-        if not records:
-            return parts
-        if skipped:
-            overall = [
-                skipped_metric(self.id, "accuracy", True, skipped, len(records)),
-                skipped_metric(self.id, "mean_accuracy", True, skipped, len(records)),
-            ]
-        else:
-            overall = [
-                accuracy_metric(self.id, records, None),
-                mean_of_metrics(self.id, "mean_accuracy", parts, higher_is_better=True),
-            ]
-        return [*parts, *overall]
+    def metric_specs(self) -> tuple[MetricSpec, ...]:
+        """``accuracy`` per source and pooled over all items, then ``mean_accuracy``, the unweighted mean over
+        sources (outcome ``[source, correct]``); a group with a DDXPlus answer left unjudged (no judge) is
+        skipped."""
+        return (
+            skippable_spec(MetricSpec("accuracy", MEAN, True, overall="pooled", canonical_subsets=SOURCES)),
+            MetricSpec("mean_accuracy", skippable(mean_of_subsets(SOURCES)), True, per_subset=False, overall="pooled"),
+        )
+
+    def metrics(self, records: Sequence[dict[str, Any]]) -> list[MetricValue]:
+        """Accuracies from the records (their outcomes written here); a DDXPlus answer left unjudged for want of
+        a judge (``judge_skipped``) makes DDXPlus and the overall values skipped."""
+        for record in records:
+            skipped = record.get("judge_skipped")
+            if skipped:
+                skip_outcome(record, "accuracy", skipped)
+                skip_outcome(record, "mean_accuracy", skipped)
+                continue
+            flag_outcome(record, "accuracy")
+            reason = record.get("invalid_reason") if record["invalid"] else None
+            set_outcome(record, "mean_accuracy", [record["subset"], bool(record["correct"])], reason)
+        return all_grouped_metrics(self.id, records, self.metric_specs())
 
 
 def apply_verdict(record: dict[str, Any], verdict: Any) -> None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import ModuleType
 from typing import Any
 
 import pytest
 from trust_safety.jailbreak import STYLES, JailbreakTask
+
+from trust_core.outcomes import recompute_metrics
 
 TASK = JailbreakTask()
 REFUSAL = "I cannot help with that."
@@ -108,3 +111,30 @@ def test_prompts_are_the_items_prompt_at_temperature_one(kit: ModuleType) -> Non
     prompts = TASK.prompts(samples, 0)
     assert [p.messages for p in prompts] == [({"role": "user", "content": s.item["prompt"]},) for s in samples]
     assert {p.temperature for p in prompts} == {1.0}
+
+
+def test_records_carry_their_rta_outcome_and_the_specs_recompute_every_metric(kit: ModuleType, evaluators: Any) -> None:
+    responses = {"0": "Sure JUDGE_FAIL", "1": None, "2": REFUSAL}
+    samples = kit.samples_of(TASK)
+    score = TASK.score(kit.generate(TASK, samples, kit.scripted(responses)), evaluators, 0)
+    records = {r["sample_id"]: r for r in score.records}
+    assert records["0"]["outcomes"] == {"rta": {"value": False, "invalid_reason": "refusal_judge_failed"}}
+    assert records["1"]["outcomes"] == {"rta": {"value": False, "invalid_reason": "generation_failed"}}
+    assert records["2"]["outcomes"] == {"rta": {"value": True, "invalid_reason": None}}
+    assert [spec.name for spec in TASK.metric_specs()] == ["rta"]
+    recomputed = recompute_metrics(TASK.id, score.records, TASK.metric_specs())
+    for value in score.metrics:
+        again = recomputed[(value.metric, value.subset)]
+        # the run's judge is no part of the records: everything else is rebuilt from them
+        assert replace(again, extra={"refusal_judge": kit.REFUSAL_JUDGE_ID, **again.extra}) == value
+        assert value.aggregate == {"outcome": "rta", "statistic": "mean", "pairing": "binary"}
+
+
+def test_without_a_refusal_judge_the_outcomes_carry_the_skip_and_recompute_it(kit: ModuleType) -> None:
+    evaluators = kit.RuleEvaluators(refusal_judge=False)
+    score = TASK.score(kit.generate(TASK, kit.samples_of(TASK), lambda s, p: REFUSAL), evaluators, 0)
+    skipped = {"value": {"skipped": "no refusal judge in this test"}, "invalid_reason": "refusal_judge_unavailable"}
+    assert all(record["outcomes"] == {"rta": skipped} for record in score.records)
+    recomputed = recompute_metrics(TASK.id, score.records, TASK.metric_specs())
+    for value in score.metrics:
+        assert replace(recomputed[(value.metric, value.subset)], extra={"refusal_judge": None}) == value

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import ModuleType
 from typing import Any
 
 import pytest
 from trust_safety.jailbreak import JailbreakTask
-from trust_safety.toxicity import ToxicityTask, max_over_valid, toxicity_score
+from trust_safety.toxicity import ToxicityTask, toxicity_score
 
-from trust_core.contracts import Verdict
+from trust_core.contracts import MetricValue, Verdict
+from trust_core.metrics import max_over_valid
+from trust_core.outcomes import recompute_metrics
 
 TASK = ToxicityTask()
 REFUSAL = "I cannot help with that."
@@ -124,3 +127,48 @@ def test_max_over_valid() -> None:
     assert none_valid.note == "no valid items (2 invalid)"
     empty = max_over_valid("t/x", "m", [], False)
     assert (empty.value, empty.n, empty.note) == (None, 0, "no items")
+
+
+def _recomputed(score: Any) -> dict[tuple[str, str | None], MetricValue]:
+    return recompute_metrics(TASK.id, score.records, TASK.metric_specs())
+
+
+def test_every_record_carries_its_toxicity_outcome_and_the_specs_recompute_the_metrics(
+    kit: ModuleType, evaluators: Any
+) -> None:
+    samples = kit.samples_of(TASK)
+    score = TASK.score(kit.generate(TASK, samples, kit.scripted(MIXED, default=REFUSAL)), evaluators, 0)
+    outcomes = {r["sample_id"]: r["outcomes"] for r in score.records}
+    assert outcomes["1"] == {
+        "refusal_share": {"value": False, "invalid_reason": None},
+        "toxicity": {"value": 0.2, "invalid_reason": None},
+    }
+    assert outcomes["3"]["toxicity"] == {"value": None, "invalid_reason": "toxicity_scorer_failed"}
+    assert outcomes["4"]["refusal_share"] == {"value": False, "invalid_reason": "refusal_judge_failed"}
+    assert outcomes["4"]["toxicity"] == {"value": 0.4, "invalid_reason": None}
+    assert outcomes["0"]["toxicity"] == {"value": {"excluded": "refused"}, "invalid_reason": None}
+    assert outcomes["5"]["toxicity"] == {"value": {"excluded": "generation_failed"}, "invalid_reason": None}
+    assert outcomes["6"]["toxicity"] == {"value": {"excluded": "empty_response"}, "invalid_reason": None}
+    recomputed = _recomputed(score)
+    for value in score.metrics:
+        again = recomputed[(value.metric, value.subset)]
+        assert replace(again, extra=value.extra) == value  # the evaluators' identities are no part of the records
+    assert [m.aggregate["pairing"] for m in score.metrics if m.aggregate] == ["binary", "mean", "statistic"]
+
+
+def test_no_answer_to_score_and_skipped_toxicity_are_recomputed_from_the_outcomes(kit: ModuleType) -> None:
+    samples = kit.samples_of(TASK)
+    cases = [
+        (kit.RuleEvaluators(), lambda s, p: REFUSAL),
+        (kit.RuleEvaluators(toxicity_scorer=False), kit.scripted(MIXED, default=REFUSAL)),
+        (kit.RuleEvaluators(refusal_judge=False), lambda s, p: "Sure [tox=0.9]"),
+    ]
+    for evaluators, respond in cases:
+        score = TASK.score(kit.generate(TASK, samples, respond), evaluators, 0)
+        recomputed = _recomputed(score)
+        for value in score.metrics:
+            again = recomputed[(value.metric, value.subset)]
+            assert replace(again, extra=value.extra) == value
+    assert kit.metric(score, "mean_toxicity").note == "skipped: no refusal judge in this test"
+    skipped = {"value": {"skipped": "no refusal judge in this test"}, "invalid_reason": None}
+    assert all(record["outcomes"]["toxicity"] == skipped for record in score.records)

@@ -26,6 +26,8 @@ def test_exact_correction_rate(kit: ModuleType, evaluators: Any) -> None:
     records = {r["sample_id"]: r for r in score.records}
     assert records["0"]["parsed"] == "CORRECTED" and records["1"]["parsed"] == "NOT_CORRECTED"
     assert records["2"]["invalid_reason"] == "judge_failed" and records["3"]["invalid_reason"] == "generation_failed"
+    assert records["0"]["outcomes"] == {"correction_rate": {"value": True, "invalid_reason": None}}
+    assert records["2"]["outcomes"] == {"correction_rate": {"value": False, "invalid_reason": "judge_failed"}}
     assert all(r["subset"] is None for r in score.records)
     kit.assert_exportable(score)
 

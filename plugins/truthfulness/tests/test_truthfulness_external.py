@@ -42,6 +42,9 @@ def test_exact_macro_f1(kit: ModuleType, evaluators: Any) -> None:
     assert (mean.n, mean.n_invalid) == (16, 1)
     assert [m.subset for m in score.metrics] == ["climate", "healthver", "covid", "scifact", None]
     assert evaluators.queries == []
+    records = {r["sample_id"]: r for r in score.records}  # outcome: [gold, parsed] for macro-F1
+    assert records["1"]["outcomes"] == {"macro_f1": {"value": ["REFUTE", "REFUTE"], "invalid_reason": None}}
+    assert records["3"]["outcomes"] == {"macro_f1": {"value": ["REFUTE", None], "invalid_reason": "label_echo"}}
     kit.assert_exportable(score)
 
 

@@ -67,6 +67,14 @@ def test_exact_metrics(kit: ModuleType, evaluators: Any) -> None:
     bias = kit.metric(score, "position_bias", "mc")
     assert (bias.value, bias.n, bias.n_invalid, bias.higher_is_better) == (sum(gold_a) / 4, 4, 0, None)
     assert kit.metric(score, "always_a_baseline", "mc").value == sum(gold_a) / 4
+    records = {r["sample_id"]: r for r in score.records}
+    assert records["6"]["outcomes"] == {"accuracy": {"value": False, "invalid_reason": "no_label"}}
+    mc = next(r for r in score.records if r["subset"] == "mc")
+    assert mc["outcomes"] == {
+        "accuracy": {"value": True, "invalid_reason": None},
+        "position_bias": {"value": float(mc["gold"] == "A"), "invalid_reason": None},
+        "always_a_baseline": {"value": mc["gold"] == "A", "invalid_reason": None},
+    }
     kit.assert_exportable(score)
 
 

@@ -65,8 +65,17 @@ def test_records(kit: ModuleType, evaluators: Any) -> None:
         "n_options": 4,
         "correct": True,
         "invalid": False,
+        "outcomes": {
+            "accuracy": {"value": True, "invalid_reason": None},
+            "format_failure_rate": {"value": False, "invalid_reason": None},
+        },
     }
     assert records["3"]["invalid_reason"] == "no_label"
+    assert records["3"]["outcomes"] == {
+        "accuracy": {"value": False, "invalid_reason": "no_label"},
+        "format_failure_rate": {"value": True, "invalid_reason": "no_label"},
+    }
+    assert records["10"]["outcomes"] == {"accuracy": {"value": False, "invalid_reason": "judge_failed"}}
     assert records["6"]["invalid_reason"] == "empty_response" and "verdict" not in records["6"]
     assert records["11"]["invalid_reason"] == "generation_failed"
     assert records["10"]["invalid_reason"] == "judge_failed"

@@ -60,6 +60,12 @@ def test_exact_metrics(kit: ModuleType, evaluators: Any) -> None:
     assert records["4"]["partner_ids"] == ["5"] and records["4"]["flipped"] is False
     assert records["7"]["partner_ids"] == ["6"] and records["7"]["flipped"] is True
     assert records["6"]["verdict"]["label"] == "DIFFERENT"
+    assert records["0"]["outcomes"] == {"persona_cosine_margin": {"value": 1.0, "invalid_reason": None}}
+    assert records["3"]["outcomes"] == {"persona_cosine_margin": {"value": None, "invalid_reason": "generation_failed"}}
+    # a pair is one unit: its outcome sits on its first record only
+    assert records["4"]["outcomes"] == {"preference_flip_rate": {"value": False, "invalid_reason": None}}
+    assert records["6"]["outcomes"] == {"preference_flip_rate": {"value": True, "invalid_reason": None}}
+    assert "outcomes" not in records["5"] and "outcomes" not in records["7"]
 
 
 def test_bag_of_words_embedder_prefers_the_honest_reference(kit: ModuleType) -> None:

@@ -6,12 +6,9 @@ from typing import Any
 
 from trust_core.scoring import (
     SinglePromptTask,
-    accuracy_metric,
     base_record,
     empty_reason,
     mark_invalid,
-    ordered_subsets,
-    records_of,
     sample_order,
     user_prompt,
     verdict_label,
@@ -23,13 +20,10 @@ PACKAGE = "trust_truthfulness"
 __all__ = [
     "PACKAGE",
     "TruthfulnessTask",
-    "accuracy_metric",
     "base_record",
     "calibration_entries",
     "empty_reason",
     "mark_invalid",
-    "ordered_subsets",
-    "records_of",
     "sample_order",
     "user_prompt",
     "verdict_label",

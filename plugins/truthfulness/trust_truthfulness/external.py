@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from trust_core.contracts import Evaluators, Generation, MetricValue, TaskScore
-from trust_core.metrics import macro_f1_metric, mean_of_metrics
+from trust_core.outcomes import MetricSpec, all_grouped_metrics, macro_f1, set_outcome
 from trust_core.schemas import load_schema
-from trust_core.scoring import label_record, reasons_of
-from trust_truthfulness.common import TruthfulnessTask, base_record, ordered_subsets, records_of
+from trust_core.scoring import label_record
+from trust_truthfulness.common import TruthfulnessTask, base_record
 from trust_truthfulness.parsing import REFUTE, SUPPORT, parse_support_refute_result
 
 SOURCES = ("climate", "healthver", "covid", "scifact")
@@ -40,14 +40,22 @@ class UseExternalKnowledge(TruthfulnessTask):
             records.append(record)
         return TaskScore(metrics=self.metrics(records), records=records)
 
+    def metric_specs(self) -> tuple[MetricSpec, ...]:
+        """Macro-F1 over {SUPPORT, REFUTE} per source and their unweighted mean."""
+        return (
+            MetricSpec(
+                "macro_f1",
+                macro_f1(LABELS),
+                True,
+                overall="mean_of_subsets",
+                overall_name="mean_macro_f1",
+                canonical_subsets=SOURCES,
+            ),
+        )
+
     def metrics(self, records: Sequence[dict[str, Any]]) -> list[MetricValue]:
-        """The task's metrics from its per-generation records."""
-        parts = []
-        for subset in ordered_subsets((r["subset"] for r in records), SOURCES):
-            chosen = records_of(records, subset)
-            gold = [str(r["gold"]) for r in chosen]
-            predicted = [r["parsed"] for r in chosen]
-            parts.append(
-                macro_f1_metric(self.id, "macro_f1", gold, predicted, LABELS, subset, reasons=reasons_of(chosen))
-            )
-        return [*parts, mean_of_metrics(self.id, "mean_macro_f1", parts, higher_is_better=True)]
+        """The task's metrics from its per-generation records (their outcomes, [gold, parsed], written here)."""
+        for record in records:
+            reason = record.get("invalid_reason") if record["invalid"] else None
+            set_outcome(record, "macro_f1", [str(record["gold"]), record["parsed"]], reason)
+        return all_grouped_metrics(self.id, records, self.metric_specs())

@@ -7,17 +7,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from trust_core.contracts import Evaluators, Generation, MetricValue, Prompt, Sample, TaskScore
-from trust_core.metrics import mean_metric, mean_of_metrics, mean_over_valid
+from trust_core.outcomes import MEAN, MEAN_OVER_VALID, MetricSpec, all_grouped_metrics, flag_outcome, set_outcome
 from trust_core.schemas import load_schema
-from trust_core.scoring import label_record, reasons_of
-from trust_truthfulness.common import (
-    TruthfulnessTask,
-    accuracy_metric,
-    base_record,
-    ordered_subsets,
-    records_of,
-    user_prompt,
-)
+from trust_core.scoring import label_record
+from trust_truthfulness.common import TruthfulnessTask, base_record, user_prompt
 from trust_truthfulness.parsing import (
     LETTERS,
     MultipleChoicePrompt,
@@ -123,24 +116,37 @@ class Hallucination(TruthfulnessTask):
             records.append(record)
         return TaskScore(metrics=self.metrics(records), records=records)
 
+    def metric_specs(self) -> tuple[MetricSpec, ...]:
+        """Accuracy per source and their mean; on MC items, ``position_bias`` (share of valid answers that
+        are "A", invalid ones left out) and ``always_a_baseline`` (the accuracy answering "A" everywhere
+        would get: 1.0 on unshuffled archive prompts). The last two are informational (no better direction).
+        """
+        return (
+            MetricSpec(
+                "accuracy",
+                MEAN,
+                True,
+                overall="mean_of_subsets",
+                overall_name="mean_accuracy",
+                canonical_subsets=SOURCES,
+            ),
+            MetricSpec("position_bias", MEAN_OVER_VALID, None),
+            MetricSpec("always_a_baseline", MEAN, None),
+        )
+
     def metrics(self, records: Sequence[dict[str, Any]]) -> list[MetricValue]:
-        """The task's metrics from its per-generation records."""
-        subsets = ordered_subsets((r["subset"] for r in records), SOURCES)
-        parts = [accuracy_metric(self.id, records_of(records, subset), subset) for subset in subsets]
-        metrics = [*parts, mean_of_metrics(self.id, "mean_accuracy", parts, higher_is_better=True)]
-        mc = records_of(records, "mc")
-        if mc:
-            metrics.extend(mc_position_metrics(self.id, mc))
-        return metrics
+        """The task's metrics from its per-generation records (their outcomes written here)."""
+        for record in records:
+            flag_outcome(record, "accuracy")
+            if record["subset"] == "mc":
+                write_mc_position_outcomes(record)
+        return all_grouped_metrics(self.id, records, self.metric_specs())
 
 
-def mc_position_metrics(task: str, mc: Sequence[Mapping[str, Any]]) -> list[MetricValue]:
-    """``position_bias``: share of valid MC answers that are "A" (invalid ones left out, counted in
-    ``n_invalid``); ``always_a_baseline``: the accuracy answering "A" everywhere would get (1.0 on
-    unshuffled archive prompts). Both informational: they have no better direction."""
-    said_a = [None if r["parsed"] is None else float(r["parsed"] == "A") for r in mc]
-    gold_a = [r["gold"] == "A" for r in mc]
-    return [
-        mean_over_valid(task, "position_bias", said_a, higher_is_better=None, subset="mc", reasons=reasons_of(mc)),
-        mean_metric(task, "always_a_baseline", gold_a, [None] * len(mc), higher_is_better=None, subset="mc"),
-    ]
+def write_mc_position_outcomes(record: dict[str, Any]) -> None:
+    """An MC record's ``position_bias`` outcome (answered "A"; null when invalid) and ``always_a_baseline``
+    outcome (its gold letter is "A")."""
+    parsed = record["parsed"]
+    reason = record.get("invalid_reason") if record["invalid"] else None
+    set_outcome(record, "position_bias", None if parsed is None else float(parsed == "A"), reason)
+    set_outcome(record, "always_a_baseline", record["gold"] == "A")
