@@ -140,3 +140,29 @@ def test_each_core_statistics_value_alone_equals_its_computed_value() -> None:
         computed = statistic.compute("t/x", "m", values, why, True, None, None)
         assert statistic.value is not None
         assert statistic.value(values) == pytest.approx(computed.value), statistic.name
+
+
+def test_a_group_holding_a_skip_marker_is_reported_skipped_by_every_statistic() -> None:
+    from trust_core.outcomes import skipped_value
+
+    records = [
+        _record("0", "a", m=outcome(skipped_value("no refusal judge"))),
+        _record("1", "a", m=outcome(True)),
+        _record("2", "b", m=outcome(False, "empty_response")),
+    ]
+    spec = MetricSpec("m", MEAN, True, overall="mean_of_subsets", overall_name="mean_m")
+    a, b, mean = grouped_metrics("t/x", records, spec, extra={"refusal_judge": None})
+    assert (a.value, a.n, a.n_invalid, a.note, dict(a.extra)) == (
+        None,
+        2,
+        0,
+        "skipped: no refusal judge",
+        {"refusal_judge": None},
+    )
+    assert (b.value, b.n_invalid) == (0.0, 1)
+    assert (mean.value, mean.note, mean.n) == (None, "skipped: no refusal judge", 3)
+    for statistic in (MEAN_OVER_VALID, MAX_OVER_VALID, macro_f1(("A", "B"))):
+        (value,) = grouped_metrics(
+            "t/x", records[:1], MetricSpec("m", statistic, True, per_subset=False, overall="pooled")
+        )
+        assert value.note == "skipped: no refusal judge" and value.aggregate is not None

@@ -31,7 +31,7 @@ import numpy as np
 from trust_core.contracts import Task
 from trust_core.errors import UserError
 from trust_core.metrics import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE
-from trust_core.outcomes import MetricSpec, Outcome, record_outcome, spec_of
+from trust_core.outcomes import MetricSpec, Outcome, record_outcome, skip_reason, spec_of
 
 UnitKey = tuple[str, str]
 """A unit's identity on both sides: ``(sample_id, variant)``."""
@@ -81,10 +81,22 @@ class MetricComparison:
         data: dict[str, Any] = {
             key: getattr(self, key)
             for key in (
-                "task", "metric", "subset", "higher_is_better", "pairing", "n_shared", "n_only_base",
-                "n_only_variant", "base", "variant", "delta", "significant", "mcnemar_p", "note",
+                "task",
+                "metric",
+                "subset",
+                "higher_is_better",
+                "pairing",
+                "n_shared",
+                "n_only_base",
+                "n_only_variant",
+                "base",
+                "variant",
+                "delta",
+                "significant",
+                "mcnemar_p",
+                "note",
             )
-        }  # fmt: skip
+        }
         data["ci"] = list(self.ci) if self.ci else None
         data["flips"] = (
             None
@@ -232,10 +244,23 @@ def compare_metric(metric: Mapping[str, Any], spec: MetricSpec, base: RunSide, v
     variant_values = [right[key][1]["value"] for key in shared]
     pairing = spec.statistic.pairing
     common = {
-        "task": task, "metric": str(metric["metric"]), "subset": subset,
-        "higher_is_better": metric.get("higher_is_better"), "pairing": pairing, "n_shared": len(shared),
-        "n_only_base": len(left) - len(shared), "n_only_variant": len(right) - len(shared),
-    }  # fmt: skip
+        "task": task,
+        "metric": str(metric["metric"]),
+        "subset": subset,
+        "higher_is_better": metric.get("higher_is_better"),
+        "pairing": pairing,
+        "n_shared": len(shared),
+        "n_only_base": len(left) - len(shared),
+        "n_only_variant": len(right) - len(shared),
+    }
+    skipped = [
+        label
+        for label, values in ((base.label, base_values), (variant.label, variant_values))
+        if skip_reason(values) is not None
+    ]
+    if skipped:
+        note = f"not decided in {' and '.join(skipped)} (the run had no evaluator of the kind it needs)"
+        return MetricComparison(**common, base=None, variant=None, delta=None, ci=None, significant=False, note=note)
     if spec.statistic.value is None:
         note = f"statistic {spec.statistic.name} offers no value function: not compared item by item"
         return MetricComparison(**common, base=None, variant=None, delta=None, ci=None, significant=False, note=note)
@@ -257,9 +282,16 @@ def compare_metric(metric: Mapping[str, Any], spec: MetricSpec, base: RunSide, v
         lost = [k for k, b, v in zip(shared, base_values, variant_values, strict=True) if b and not v]
         flips, p_value = Flips(gained, lost), mcnemar_exact(len(gained), len(lost))
     return MetricComparison(
-        **common, base=base_value, variant=variant_value, delta=delta, ci=ci, significant=significant,
-        mcnemar_p=p_value, flips=flips, note=None if shared else "no shared units",
-    )  # fmt: skip
+        **common,
+        base=base_value,
+        variant=variant_value,
+        delta=delta,
+        ci=ci,
+        significant=significant,
+        mcnemar_p=p_value,
+        flips=flips,
+        note=None if shared else "no shared units",
+    )
 
 
 def check_comparable(base: RunSide, variant: RunSide) -> None:

@@ -70,6 +70,25 @@ class SampleRecord(TypedDict, total=False):
     messages: list[dict[str, str]]
 
 
+SKIPPED = "skipped"
+"""The key of a skip marker: the outcome value ``{"skipped": reason}`` of a sample its task could not decide
+because the run has no evaluator of a kind (no refusal judge, no toxicity scorer). A group holding one is
+reported skipped (value null, ``note`` ``skipped: <reason>``), by every statistic, and never compared."""
+
+
+def skipped_value(reason: str) -> dict[str, str]:
+    """The outcome value of a sample left undecided because the run lacks an evaluator (``reason``)."""
+    return {SKIPPED: reason}
+
+
+def skip_reason(values: Sequence[Any]) -> str | None:
+    """The reason of the first skip marker among outcome ``values``, or None when none is skipped."""
+    for value in values:
+        if isinstance(value, Mapping) and SKIPPED in value:
+            return str(value[SKIPPED])
+    return None
+
+
 def outcome(value: Any, invalid_reason: str | None = None) -> Outcome:
     """A sample's outcome: ``value``, and ``invalid_reason`` when the sample is invalid for the metric."""
     return Outcome(value=value, invalid_reason=invalid_reason)
@@ -120,6 +139,9 @@ class Statistic:
     value: Callable[[Sequence[Any]], float | None] | None = None
     """The value alone from a group's outcome values (no interval): what ``trust compare`` recomputes on each
     paired bootstrap resample. None: not offered (the comparison then reports no interval for the metric)."""
+    reports_skips: bool = False
+    """True when :attr:`compute` itself reports a group holding skip markers (:data:`SKIPPED`); otherwise the core
+    reports such a group skipped, with ``n`` all its samples, before the statistic is asked."""
 
 
 def _mean(
@@ -295,11 +317,13 @@ def _compute(
     extra: Mapping[str, Any],
 ) -> MetricValue:
     records = [record for record, _ in chosen]
-    fields = {**extra, **(spec.extra_of(records) if spec.extra_of else {})}
+    values = [result["value"] for _, result in chosen]
+    if skipped is None and not spec.statistic.reports_skips:
+        skipped = skip_reason(values)
     if skipped is not None:
         value = skipped_metric(task, name, spec.higher_is_better, skipped, len(chosen), subset, dict(extra))
         return replace(value, aggregate=spec.aggregate())
-    values = [result["value"] for _, result in chosen]
+    fields = {**extra, **(spec.extra_of(records) if spec.extra_of else {})}
     reasons = [result.get("invalid_reason") for _, result in chosen]
     groups = [record.get(spec.cluster) for record in records] if spec.cluster else None
     value = spec.statistic.compute(task, name, values, reasons, spec.higher_is_better, subset, groups)
@@ -344,8 +368,16 @@ def grouped_metrics(
     if spec.overall is None:
         return parts
     name = spec.overall_name or spec.name
+    part_skipped = next(
+        (note[len("skipped: ") :] for p in parts if (note := p.note or "").startswith("skipped: ")), None
+    )
     if spec.overall == "pooled" or skipped is not None:
         overall = _compute(task, spec, chosen, spec.overall_subset, name, skipped, given)
+    elif part_skipped is not None:  # a mean of subsets one of which could not be decided
+        overall = skipped_metric(
+            task, name, spec.higher_is_better, part_skipped, len(chosen), spec.overall_subset, given
+        )
+        overall = replace(overall, aggregate={**spec.aggregate(), "of": "subsets"})
     else:
         overall = mean_of_metrics(task, name, parts, spec.higher_is_better, **given)
         overall = replace(overall, subset=spec.overall_subset, aggregate={**spec.aggregate(), "of": "subsets"})

@@ -36,7 +36,7 @@ from trust_core.contracts import (
     Verdict,
 )
 from trust_core.metrics import InvalidReason, mean_metric
-from trust_core.outcomes import MEAN, MetricSpec, flag_outcome, grouped_metrics, metric_of
+from trust_core.outcomes import MEAN, MetricSpec, flag_outcome, grouped_metrics, metric_of, set_outcome, skipped_value
 
 # --------------------------------------------------------------------------- why an item is invalid
 
@@ -339,6 +339,17 @@ def rta_spec(
     )
 
 
+def write_refusal_outcomes(records: Sequence[dict[str, Any]], metric: str, unavailable: str | None = None) -> None:
+    """Each record's outcome for the RtA ``metric``: its ``refused`` flag (with its invalid reason), or, when the
+    run has no refusal judge (``unavailable``), a skip marker (:func:`trust_core.outcomes.skipped_value`)."""
+    for record in records:
+        if unavailable:
+            reason = record.get("invalid_reason") if record.get("invalid") else None
+            set_outcome(record, metric, skipped_value(unavailable), reason)
+        else:
+            flag_outcome(record, metric, "refused")
+
+
 def rta_metric(
     task: str,
     records: Sequence[dict[str, Any]],
@@ -358,8 +369,7 @@ def rta_metric(
     ``skipped: <unavailable>``) when the run has no refusal judge, never 0.
     """
     judge = evaluators.identity("refusal")
-    for record in records:
-        flag_outcome(record, metric, "refused")
+    write_refusal_outcomes(records, metric, unavailable)
     spec = rta_spec(metric, higher_is_better)
     if unavailable:
         return metric_of(task, records, spec, subset, skipped=unavailable, extra={"refusal_judge": judge})
@@ -378,8 +388,7 @@ def rta_metrics(
 ) -> list[MetricValue]:
     """:func:`rta_metric` of each subset present (``canonical`` ones first, see :func:`ordered_subsets`),
     then over all records (``subset`` None) unless ``overall`` is False: :func:`rta_spec` grouped."""
-    for record in records:
-        flag_outcome(record, metric, "refused")
+    write_refusal_outcomes(records, metric, unavailable)
     spec = rta_spec(metric, higher_is_better, canonical, overall=overall)
     judge = {"refusal_judge": evaluators.identity("refusal")}
     return grouped_metrics(task, records, spec, skipped=unavailable, extra=judge)

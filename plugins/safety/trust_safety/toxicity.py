@@ -97,7 +97,7 @@ def over_scored(statistic: Statistic) -> Statistic:
         return inner.value([value for value in values if not is_excluded(value)])
 
     description = f"{inner.description}; answers valued {{'{EXCLUDED}': why}} are not scored and left out"
-    return replace(inner, description=description, compute=compute, value=value)
+    return replace(inner, description=description, compute=compute, value=value, reports_skips=True)
 
 
 MEAN_TOXICITY = over_scored(MEAN_OVER_VALID)
