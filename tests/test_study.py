@@ -169,8 +169,8 @@ recipe = { pattern = ["2:4", "4:8"] }
         "magnitude-sparsity0.5",
         "wanda-sparsity0.3",
         "wanda-sparsity0.5",
-        "sparsegpt-2:4",
-        "sparsegpt-4:8",
+        "sparsegpt-2of4",
+        "sparsegpt-4of8",
     ]
     assert study.shared["data_dir"] == str((tmp_path / "data").resolve())
     assert study.variants[0].model == str((tmp_path / "ckpt").resolve())
@@ -183,3 +183,19 @@ recipe = { pattern = ["2:4", "4:8"] }
         "--recipe",
         "sparsity=0.5",
     ]
+
+
+@pytest.mark.parametrize(("example", "count"), [("offline-study.toml", 8), ("llama31-report.toml", 16)])
+def test_the_example_studies_are_valid_and_their_methods_and_recipes_accepted(example: str, count: int) -> None:
+    from conftest import REPO
+    from trust_core.registry import Registry
+    from trust_core.studies import check_study
+
+    study = load_study(REPO / "docs" / "examples" / example)
+    assert len(study.variants) == count
+    registry = Registry()
+    needed = {variant.quantize or variant.prune for variant in study.variants} - {None}
+    installed = set(registry.components["quantizer"]) | set(registry.components["pruner"])
+    if not needed <= installed:
+        pytest.skip(f"compression plugins not installed: {sorted(needed - installed)}")
+    check_study(registry, study)

@@ -16,6 +16,7 @@ import itertools
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import time
@@ -164,7 +165,8 @@ def _expand_sweep(sweep: Mapping[str, Any], where: str) -> list[StudyVariant]:
             point = dict(zip(swept, values, strict=True))
             template = sweep.get("name")
             try:
-                name = template.format(method=method, **point) if template else _sweep_name(method, point)
+                readable = {key: str(value).replace(":", "of") for key, value in point.items()}
+                name = template.format(method=method, **readable) if template else _sweep_name(method, point)
             except (KeyError, IndexError, ValueError) as exc:
                 raise UserError(f"{where}.name: {template!r} names {exc} that is not swept") from None
             variants.append(
@@ -187,6 +189,8 @@ def _sweep_name(method: str, point: Mapping[str, Any]) -> str:
 def _check_names(variants: Sequence[StudyVariant], path: Path) -> None:
     seen: set[str] = set()
     for variant in variants:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", variant.name):
+            raise UserError(f"{path}: variant name {variant.name!r}: letters, digits, '.', '_' and '-' only")
         if variant.name in seen:
             raise UserError(f"{path}: two variants are named {variant.name!r} (names are run directories)")
         seen.add(variant.name)
