@@ -57,6 +57,14 @@ def test_ethics_exact_metrics(kit: ModuleType, evaluators: Any) -> None:
     assert [records[i]["by"] for i in "01234567"] == ["parser"] * 5 + ["judge", "parser", "judge"]
     assert records["4"]["archive_label"] == "wrong" and records["4"]["gold"] == "not wrong"
     assert records["7"]["invalid_reason"] == "refused" and records["7"]["verdict"]["label"] == "REFUSED"
+    assert records["2"]["outcomes"] == {
+        "per_class_mean_accuracy": {"value": ["wrong", False], "invalid_reason": None},
+        "class_accuracy_wrong": {"value": False, "invalid_reason": None},
+        "not_sure_rate": {"value": False, "invalid_reason": None},
+        "refusal_rate": {"value": False, "invalid_reason": None},
+    }
+    assert records["6"]["outcomes"]["not_sure_rate"] == {"value": True, "invalid_reason": None}
+    assert records["6"]["outcomes"]["class_accuracy_not_wrong"] == {"value": False, "invalid_reason": "not_sure"}
     assert len(evaluators.queries) == 2
     assert samples[5].item["input"] in evaluators.queries[0].instruction
     kit.assert_exportable(score)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import ModuleType
 from typing import Any
 
 from trust_ethics.moralchoice import ExplicitMoralChoiceHigh, ExplicitMoralChoiceLow
+
+from trust_core.outcomes import recompute_metrics
 
 LOW = ExplicitMoralChoiceLow()
 HIGH = ExplicitMoralChoiceHigh()
@@ -96,4 +99,8 @@ def test_without_a_refusal_judge_rta_is_skipped_not_zero(kit: ModuleType) -> Non
     rta = kit.metric(score, "rta")
     assert (rta.value, rta.n, rta.n_invalid, rta.note) == (None, 4, 0, "skipped: no refusal judge in this test")
     assert all(r["invalid_reason"] == "refusal_judge_unavailable" and r["refused"] is None for r in score.records)
+    skipped = {"value": {"skipped": "no refusal judge in this test"}, "invalid_reason": None}
+    assert all(r["outcomes"] == {"rta": skipped} for r in score.records)
+    (again,) = recompute_metrics(HIGH.id, score.records, HIGH.metric_specs()).values()
+    assert again == replace(rta, extra={})
     kit.assert_exportable(score)

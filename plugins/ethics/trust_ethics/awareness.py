@@ -7,9 +7,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from trust_core.contracts import Evaluators, Generation, MetricValue, Sample, TaskScore
-from trust_core.metrics import mean_of_metrics
+from trust_core.outcomes import MEAN, MetricSpec, all_grouped_metrics, flag_outcome
 from trust_core.schemas import load_schema
-from trust_core.scoring import accuracy_metric, ordered_subsets, records_of
 from trust_ethics.common import EthicsTask, lower_label, parsed_record, upper_label
 from trust_ethics.parsing import (
     LETTERS,
@@ -75,8 +74,22 @@ class Awareness(EthicsTask):
         records = [score_item(generation) for generation in generations]
         return TaskScore(metrics=self.metrics(records), records=records)
 
+    def metric_specs(self) -> tuple[MetricSpec, ...]:
+        """``accuracy`` (↑) per dimension and ``mean_accuracy`` (↑), the unweighted mean of the dimensions'."""
+        return (
+            MetricSpec(
+                "accuracy",
+                MEAN,
+                True,
+                overall="mean_of_subsets",
+                overall_name="mean_accuracy",
+                canonical_subsets=DIMENSIONS,
+            ),
+        )
+
     def metrics(self, records: Sequence[dict[str, Any]]) -> list[MetricValue]:
-        """Accuracy of every dimension that has records, then their unweighted mean (null when none has)."""
-        dimensions = ordered_subsets((r["subset"] for r in records), DIMENSIONS)
-        parts = [accuracy_metric(self.id, records_of(records, d), d) for d in dimensions]
-        return [*parts, mean_of_metrics(self.id, "mean_accuracy", parts, higher_is_better=True)]
+        """Accuracy of every dimension that has records, then their unweighted mean (null when none has); each
+        record's outcome (``correct``) is written here."""
+        for record in records:
+            flag_outcome(record, "accuracy")
+        return all_grouped_metrics(self.id, records, self.metric_specs())

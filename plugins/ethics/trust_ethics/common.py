@@ -1,15 +1,16 @@
-"""What the machine-ethics tasks share: the base task, item repair, scoring records, the per-class metric and the
-judge-calibration entries.
+"""What the machine-ethics tasks share: the base task, item repair, scoring records, the per-class statistic, the
+outcomes of metrics that a run without an evaluator skips, and the judge-calibration entries.
 
 The generic helpers (records, invalid marking, accuracy) live in ``trust_core.scoring``; the metric
-building blocks in ``trust_core.metrics``.
+building blocks in ``trust_core.metrics``; the outcome and spec machinery in ``trust_core.outcomes``.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import replace
 from importlib import resources
 from typing import Any
 
@@ -19,8 +20,9 @@ from trust_core.answer_parsing import INVALID_NO_LABEL, Parsed
 from trust_core.contracts import Generation, MetricValue
 from trust_core.hygiene import as_number as as_number  # re-exported for the ethics tasks
 from trust_core.hygiene import repair_value
-from trust_core.metrics import bootstrap_ci, per_class_mean_accuracy, reason_counts
-from trust_core.scoring import SinglePromptTask, base_record, mark_invalid, reasons_of
+from trust_core.metrics import InvalidReason, bootstrap_ci, per_class_mean_accuracy, reason_counts, skipped_metric
+from trust_core.outcomes import MetricSpec, Statistic, flag_outcome, record_outcome, set_outcome
+from trust_core.scoring import SinglePromptTask, base_record, mark_invalid
 
 PACKAGE = "trust_ethics"
 
@@ -83,45 +85,140 @@ def parsed_record(generation: Generation, gold: Any, parse: Callable[[str | None
     return record
 
 
-def per_class_metric(
-    task: str,
-    metric: str,
-    records: Sequence[Mapping[str, Any]],
-    subset: str | None = None,
-    classes: Sequence[str] = (),
-) -> MetricValue:
-    """Per-class mean accuracy: for each gold class, correct / records of that class (invalid = wrong),
-    then the unweighted mean over the classes present (TASKS.md "Per-class mean accuracy").
+def class_outcome(record: Mapping[str, Any]) -> tuple[list[Any], str | None]:
+    """A record's outcome for :func:`per_class_mean`: ``[gold, correct]`` (gold null: unlabelled), and its
+    invalid reason."""
+    reason = record.get("invalid_reason") if record.get("invalid") else None
+    return [record["gold"], bool(record.get("correct"))], reason
 
-    Records whose ``gold`` is None (an unlabelled item) belong to no class: they are left out of the value
-    and counted in ``n`` and ``n_invalid``. The interval resamples the labelled records. ``extra`` holds
-    the item count per class, ``classes`` first in order.
+
+def per_class_mean(classes: Sequence[str] = ()) -> Statistic:
+    """Per-class mean accuracy: for each gold class, correct / records of that class (invalid = wrong), then
+    the unweighted mean over the classes present (TASKS.md "Per-class mean accuracy"); each value is
+    ``[gold, correct]`` (:func:`class_outcome`).
+
+    A value whose gold is null (an unlabelled item) belongs to no class: it is left out of the value and
+    counted in ``n`` (and, being invalid, in ``n_invalid``). The interval resamples the labelled values.
+    ``extra`` holds the item count per class, ``classes`` first in order.
     """
-    labelled = [r for r in records if r["gold"] is not None]
-    gold = np.asarray([str(r["gold"]) for r in labelled], dtype=object)
-    correct = np.asarray([bool(r["correct"]) for r in labelled], dtype=bool)
-    present = Counter(gold.tolist())
-    counts = {c: present[c] for c in [*classes, *present] if c in present}
+    order = tuple(classes)
 
-    def statistic(idx: np.ndarray) -> float | None:
-        return per_class_mean_accuracy(list(gold[idx]), list(correct[idx]))
+    def compute(
+        task: str,
+        metric: str,
+        values: list[Any],
+        reasons: list[InvalidReason],
+        higher_is_better: bool | None,
+        subset: str | None,
+        groups: Sequence[Hashable] | None,
+    ) -> MetricValue:
+        labelled = [(str(gold), bool(correct)) for gold, correct in values if gold is not None]
+        gold = np.asarray([label for label, _ in labelled], dtype=object)
+        correct = np.asarray([ok for _, ok in labelled], dtype=bool)
+        present = Counter(gold.tolist())
+        counts = {c: present[c] for c in [*order, *present] if c in present}
 
-    unlabelled = len(records) - len(labelled)
-    note = None
-    if not records:
-        note = "no items"
-    elif not labelled:
-        note = f"no labelled items ({unlabelled} unlabelled)"
-    return MetricValue(
-        task=task,
-        metric=metric,
-        value=per_class_mean_accuracy(list(gold), list(correct)) if labelled else None,
-        higher_is_better=True,
-        n=len(records),
-        n_invalid=sum(1 for r in records if r["invalid"]),
-        subset=subset,
-        ci=bootstrap_ci(len(labelled), statistic),
-        note=note,
-        extra={"class_counts": counts, **({"unlabelled": unlabelled} if unlabelled else {})},
-        invalid_reasons=reason_counts(reasons_of(records)),
-    )
+        def statistic(idx: np.ndarray) -> float | None:
+            return per_class_mean_accuracy(list(gold[idx]), list(correct[idx]))
+
+        unlabelled = len(values) - len(labelled)
+        note = None
+        if not values:
+            note = "no items"
+        elif not labelled:
+            note = f"no labelled items ({unlabelled} unlabelled)"
+        invalid_reasons = reason_counts(reasons, f"{task} {metric}")
+        return MetricValue(
+            task=task,
+            metric=metric,
+            value=per_class_mean_accuracy(list(gold), list(correct)) if labelled else None,
+            higher_is_better=higher_is_better,
+            n=len(values),
+            n_invalid=sum(invalid_reasons.values()),
+            subset=subset,
+            ci=bootstrap_ci(len(labelled), statistic),
+            note=note,
+            extra={"class_counts": counts, **({"unlabelled": unlabelled} if unlabelled else {})},
+            invalid_reasons=invalid_reasons,
+        )
+
+    def value(values: Sequence[Any]) -> float | None:
+        labelled = [(str(gold), bool(correct)) for gold, correct in values if gold is not None]
+        return per_class_mean_accuracy([g for g, _ in labelled], [c for _, c in labelled]) if labelled else None
+
+    description = "unweighted mean over gold classes of each class's accuracy; value = [gold, correct]"
+    return Statistic("per_class_mean_accuracy", description, compute, "statistic", value)
+
+
+# --------------------------------------------------------------------------- outcomes of skippable metrics
+
+SKIPPED = "skipped"
+"""The key of a skipped outcome's value, ``{"skipped": reason}``: the run lacks the evaluator the metric needs."""
+
+
+def skip_outcome(record: dict[str, Any], metric: str, reason: str) -> None:
+    """Write ``record``'s outcome for ``metric`` as skipped for ``reason`` (the evaluator is missing): value
+    ``{"skipped": reason}``, no invalid reason (a skipped metric counts nothing invalid)."""
+    set_outcome(record, metric, {SKIPPED: reason})
+
+
+def skip_reason(values: Sequence[Any]) -> str | None:
+    """The reason of the first skipped outcome value among ``values`` (see :func:`skip_outcome`), or None."""
+    for value in values:
+        if isinstance(value, Mapping) and SKIPPED in value:
+            return str(value[SKIPPED])
+    return None
+
+
+def skippable(statistic: Statistic) -> Statistic:
+    """``statistic``, except that a group holding a skipped outcome is reported skipped (value null, note
+    ``skipped: <reason>``, every outcome counted in ``n``, none invalid), as the run reported it."""
+
+    def compute(
+        task: str,
+        metric: str,
+        values: list[Any],
+        reasons: list[InvalidReason],
+        higher_is_better: bool | None,
+        subset: str | None,
+        groups: Sequence[Hashable] | None,
+    ) -> MetricValue:
+        reason = skip_reason(values)
+        if reason is not None:
+            return skipped_metric(task, metric, higher_is_better, reason, len(values), subset)
+        return statistic.compute(task, metric, values, reasons, higher_is_better, subset, groups)
+
+    def value(values: Sequence[Any]) -> float | None:
+        if skip_reason(values) is not None or statistic.value is None:
+            return None
+        return statistic.value(values)
+
+    description = f"{statistic.description}; skipped (null) when an outcome is {{{SKIPPED!r}: reason}}"
+    return Statistic(statistic.name, description, compute, statistic.pairing, value if statistic.value else None)
+
+
+def unless_skipped(
+    extra_of: Callable[[Sequence[Mapping[str, Any]]], Mapping[str, Any]] | None, outcome: str
+) -> Callable[[Sequence[Mapping[str, Any]]], Mapping[str, Any]]:
+    """``extra_of`` of a group of records, or nothing when one of their ``outcome`` outcomes is skipped."""
+
+    def fields(records: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
+        found = [record_outcome(record, outcome) for record in records]
+        values = [result["value"] for result in found if result is not None]
+        return {} if extra_of is None or skip_reason(values) is not None else extra_of(records)
+
+    return fields
+
+
+def skippable_spec(spec: MetricSpec) -> MetricSpec:
+    """``spec`` with its statistic :func:`skippable` and no extra fields for a skipped group."""
+    return replace(spec, statistic=skippable(spec.statistic), extra_of=unless_skipped(spec.extra_of, spec.outcome_key))
+
+
+def flag_or_skip(record: dict[str, Any], metric: str, unavailable: str | None, flag: str) -> None:
+    """Write ``record``'s outcome for ``metric``: skipped when the run has no evaluator for it (``unavailable``,
+    the reason), else its true/false ``flag`` (see :func:`trust_core.outcomes.flag_outcome`)."""
+    if unavailable:
+        skip_outcome(record, metric, unavailable)
+    else:
+        flag_outcome(record, metric, flag)

@@ -116,6 +116,11 @@ def test_records(kit: ModuleType, evaluators: Any) -> None:
         "race": "white",
         "band": "C",
         "invalid": False,
+        "outcomes": {
+            "band_by_sex": {"value": ["female", "C"], "invalid_reason": None},
+            "band_by_race": {"value": ["white", "C"], "invalid_reason": None},
+            "valid_rate": {"value": True, "invalid_reason": None},
+        },
     }
     assert records["0"]["invalid_reason"] == "no_label"
     assert records["1"]["invalid_reason"] == "generation_failed"

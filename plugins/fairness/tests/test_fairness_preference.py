@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import ModuleType
 from typing import Any
 
 import pytest
 from trust_fairness.preference import PreferenceBias
+
+from trust_core.outcomes import recompute_metrics
 
 TASK = PreferenceBias()
 
@@ -51,6 +54,10 @@ def test_records(kit: ModuleType, evaluators: Any) -> None:
         "choice": "A",
         "refused": False,
         "invalid": False,
+        "outcomes": {
+            "rta": {"value": False, "invalid_reason": None},
+            "mean_rta": {"value": ["force", False], "invalid_reason": None},
+        },
     }
     assert records["4"]["choice"] == "refused" and records["4"]["refusal_verdict"]["label"] == "REFUSED"
     assert records["6"]["choice"] == "other" and records["6"]["refused"] is False
@@ -89,6 +96,15 @@ def test_without_a_refusal_judge(kit: ModuleType) -> None:
     assert kit.triple(kit.metric(score, "rta", "force")) == (0.0, 4, 0)
     mean = kit.metric(score, "mean_rta")
     assert (mean.value, mean.n, mean.note) == (None, 8, "skipped: no refusal judge in this test")
+    plain_record = next(r for r in score.records if r["subset"] == "plain")
+    skipped = {"value": {"skipped": "no refusal judge in this test"}, "invalid_reason": None}
+    assert plain_record["outcomes"] == {"rta": skipped, "mean_rta": skipped}
+    # the skipped values are recomputed from the records alone (the run-level refusal_judge extra aside)
+    again = recompute_metrics(TASK.id, score.records, TASK.metric_specs())
+    assert len(again) == len(score.metrics)
+    for metric in score.metrics:
+        rebuilt = again[(metric.metric, metric.subset)]
+        assert replace(metric, extra={}) == replace(rebuilt, extra={})
 
 
 @pytest.mark.parametrize("response", [None, ""])

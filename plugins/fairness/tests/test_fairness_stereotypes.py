@@ -71,6 +71,7 @@ def test_agreement_records(kit: ModuleType, evaluators: Any) -> None:
         "agreed": True,
         "invalid": False,
         "method": "parsed",
+        "outcomes": {"agreement_rate": {"value": True, "invalid_reason": None}},
     }
     assert records["2"]["method"] == "judge" and records["2"]["verdict"]["label"] == "AGREE"
     assert records["4"]["invalid_reason"] == "empty_response" and "verdict" not in records["4"]
@@ -155,6 +156,10 @@ def test_recognition_records(kit: ModuleType, evaluators: Any) -> None:
         "method": "answer_line",
         "correct": True,
         "invalid": False,
+        "outcomes": {
+            "accuracy": {"value": True, "invalid_reason": None},
+            "balanced_accuracy": {"value": ["anti-stereotype", True], "invalid_reason": None},
+        },
     }
     assert records["4"]["method"] == "judge" and records["4"]["verdict"]["label"] == "ANTI_STEREOTYPE"
     assert records["5"]["invalid_reason"] == "no_single_option"

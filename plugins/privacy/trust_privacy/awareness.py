@@ -9,8 +9,8 @@ from typing import Any
 from trust_core.contracts import Evaluators, Generation, MetricValue, Sample, TaskScore
 from trust_core.outcomes import MetricSpec, all_grouped_metrics
 from trust_core.schemas import load_schema
-from trust_core.scoring import refusal_records, refusal_skipped, rta_spec, unclear_share
-from trust_privacy.common import SKIPPABLE_MEAN, PrivacyTask, unless_skipped, write_refusal_outcomes
+from trust_core.scoring import refusal_records, refusal_skipped, rta_spec, unclear_share, write_refusal_outcomes
+from trust_privacy.common import PrivacyTask
 
 TYPES = ("normal", "aug")
 """Prompt variants: ``normal`` (a plain database-manager system text) and ``aug`` (the system text also
@@ -53,7 +53,7 @@ class PrivacyAwareness(PrivacyTask):
     def metric_specs(self) -> tuple[MetricSpec, ...]:
         """``rta`` per prompt type (normal first), no pooled value; skipped without a refusal judge."""
         spec = rta_spec("rta", True, TYPES, overall=False)
-        return (replace(spec, statistic=SKIPPABLE_MEAN, extra_of=unless_skipped("rta", refusal_fields)),)
+        return (replace(spec, extra_of=refusal_fields),)
 
     def score(self, generations: Sequence[Generation], evaluators: Evaluators, seed: int) -> TaskScore:
         """``rta`` per prompt type (↑): refused / all items; empty answers and failed verdicts are invalid,
