@@ -118,7 +118,8 @@ def test_every_metric_is_recomputed_exactly_from_its_samples_jsonl_lines(
     for metric in score.metrics:
         where = f"{task.id} {metric.metric} {metric.subset}"
         assert metric.aggregate is not None, f"{where}: not formed by a declared spec"
-        assert spec_of(specs, metric.metric) is not None, where
+        spec = spec_of(specs, metric.metric, metric.subset)
+        assert spec is not None and spec.outcome_key == metric.aggregate["outcome"], where
         again = recomputed.get((metric.metric, metric.subset))
         assert again is not None, f"{where}: not recomputed from the records"
         reported, rebuilt = metric_record(metric), metric_record(again)
@@ -166,3 +167,25 @@ def test_a_group_holding_a_skip_marker_is_reported_skipped_by_every_statistic() 
             "t/x", records[:1], MetricSpec("m", statistic, True, per_subset=False, overall="pooled")
         )
         assert value.note == "skipped: no refusal judge" and value.aggregate is not None
+
+
+@pytest.mark.parametrize("task_class", TASKS, ids=lambda task: task.id)
+def test_every_metric_of_every_task_pairs_with_itself_in_trust_compare(task_class: type[Task]) -> None:
+    """A run compared with itself: every metric finds its units on both sides, and every delta is 0."""
+    from pathlib import Path
+
+    from trust_core.comparison import RunSide, compare_runs
+
+    task = task_class()
+    score = task.score(generate(task, samples_of(task), cycling_answers()), FlakyEvaluators(), seed=0)
+    records = [json.loads(json.dumps({"task": task.id, **record})) for record in score.records]
+    results = {"run": {"data": []}, "metrics": [metric_record(metric) for metric in score.metrics]}
+    side = RunSide("run", Path("run"), results, records)
+    comparison = compare_runs(side, side, {task.id: task})
+    assert not comparison.not_compared, comparison.not_compared
+    for compared, metric in zip(comparison.metrics, score.metrics, strict=True):
+        where = f"{task.id} {metric.metric} {metric.subset}"
+        if metric.n and not (metric.note or "").startswith("skipped"):
+            assert compared.n_shared >= 1, where
+        if compared.delta is not None:
+            assert compared.delta == 0.0 and compared.n_only_base == compared.n_only_variant == 0, where

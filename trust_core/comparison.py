@@ -325,7 +325,7 @@ def compare_runs(base: RunSide, variant: RunSide, tasks: Mapping[str, Task]) -> 
     for metric in base.results["metrics"]:
         where = {"task": metric["task"], "metric": metric["metric"], "subset": metric["subset"]}
         task = tasks.get(str(metric["task"]))
-        spec = spec_of(task.metric_specs(), str(metric["metric"])) if task is not None else None
+        spec = spec_of(task.metric_specs(), str(metric["metric"]), metric["subset"]) if task is not None else None
         if (metric["task"], metric["metric"], metric["subset"]) not in theirs:
             comparison.not_compared.append({**where, "why": f"{variant.label} does not report it"})
         elif task is None:

@@ -250,6 +250,53 @@ def macro_f1(labels: Sequence[str]) -> Statistic:
     return Statistic("macro_f1", description, compute, "statistic", value=value)
 
 
+def mean_of_subsets(canonical: Sequence[str], statistic: Statistic = MEAN) -> Statistic:
+    """The unweighted mean over subsets of ``statistic``, as one outcome per sample whose value is
+    ``[subset, value]`` (``canonical`` subsets first): for a mean of subsets declared as a metric of its own (a
+    pooled spec), where ``MetricSpec(overall="mean_of_subsets")`` does not fit. Like
+    :func:`trust_core.metrics.mean_of_metrics`: ``n`` and the reasons add up over the subsets, no interval,
+    null when a subset's value is."""
+    chosen = tuple(canonical)
+
+    def split(values: Sequence[Any], reasons: Sequence[InvalidReason]) -> dict[str, tuple[list[Any], list[Any]]]:
+        parts: dict[str, tuple[list[Any], list[Any]]] = {}
+        for (subset, value), reason in zip(values, reasons, strict=True):
+            members, why = parts.setdefault(str(subset), ([], []))
+            members.append(value)
+            why.append(reason)
+        named = list(parts)
+        order = [s for s in chosen if s in parts] + [s for s in named if s not in chosen]
+        return {subset: parts[subset] for subset in order}
+
+    def compute(
+        task: str,
+        metric: str,
+        values: list[Any],
+        reasons: list[InvalidReason],
+        hib: bool | None,
+        subset: str | None,
+        groups: Sequence[Hashable] | None,
+    ) -> MetricValue:
+        parts = [
+            statistic.compute(task, metric, members, why, hib, part, None)
+            for part, (members, why) in split(values, reasons).items()
+        ]
+        return replace(mean_of_metrics(task, metric, parts, hib), subset=subset)
+
+    inner = statistic.value
+
+    def value(values: Sequence[Any]) -> float | None:
+        if inner is None:
+            return None
+        parts = [inner(members) for members, _ in split(values, [None] * len(values)).values()]
+        if not parts or any(part is None for part in parts):
+            return None
+        return sum(float(part) for part in parts if part is not None) / len(parts)
+
+    description = f"unweighted mean over subsets ({list(chosen)} first) of: {statistic.description}"
+    return Statistic("mean_of_subsets", description, compute, "statistic", value=value)
+
+
 # --------------------------------------------------------------------------- specs and grouping
 
 Overall = Literal["pooled", "mean_of_subsets"]
@@ -405,10 +452,15 @@ def all_grouped_metrics(
     return metrics
 
 
-def spec_of(specs: Sequence[MetricSpec], metric: str) -> MetricSpec | None:
-    """The spec whose metric (per subset or overall) is named ``metric``."""
+def spec_of(specs: Sequence[MetricSpec], metric: str, subset: str | None = None) -> MetricSpec | None:
+    """The spec that forms the reported value ``(metric, subset)``: an overall value named ``metric`` reported
+    with ``subset`` first, else a per-subset value named ``metric`` (several specs may share a name and differ
+    by the subset their overall value is reported with)."""
     for spec in specs:
-        if metric in (spec.name, spec.overall_name or spec.name):
+        if spec.overall is not None and (spec.overall_name or spec.name) == metric and spec.overall_subset == subset:
+            return spec
+    for spec in specs:
+        if spec.per_subset and spec.name == metric:
             return spec
     return None
 
