@@ -329,3 +329,13 @@ def load_task_data(task: Task, source: DataSource, limit: int | None) -> LoadedD
         total_items=len(samples),
         samples=task.limit(samples, limit),
     )
+
+
+def packaged_calibration(package: str, task_id: str) -> list[dict[str, Any]]:
+    """The hand-written judge-calibration entries a task plugin ships for ``task_id``
+    (``<package>/calibration/judge_calibration.json``: the judged material, a response and the verdict it
+    deserves), for :meth:`~trust_core.contracts.Task.judge_calibration`; none when the file has none."""
+    path = resources.files(package).joinpath("calibration/judge_calibration.json")
+    if not path.is_file():
+        return []
+    return [dict(entry) for entry in json.loads(path.read_text(encoding="utf-8")).get(task_id, [])]
