@@ -594,8 +594,8 @@ def compare(
 
     \b
     Example:
-      trust compare runs/base runs/gptq-4bit runs/wanda-2of4
-      trust compare runs/base runs/awq --fail-on-regression 'safety/*:rta:0.02' --json
+      trust compare runs/base runs/int4 runs/pruned-2of4
+      trust compare runs/base runs/int4 --fail-on-regression 'safety/*:rta:0.02' --json
 
     Exit status: 0; 1 when --fail-on-regression catches a regression; 2 bad input.
     """
@@ -729,12 +729,16 @@ def study() -> None:
       tasks = ["truthfulness/hallucination"]
       limit = 20
       [[variants]]
-      name = "hqq4"
-      quantize = "hqq"
+      name = "dense"
+      [[variants]]
+      name = "int4"
+      quantize = "QUANTIZER"
       recipe = { bits = 4 }
       [[sweeps]]
-      prune = ["magnitude", "wanda"]
+      prune = ["PRUNER", "OTHER_PRUNER"]
       recipe = { sparsity = [0.3, 0.5] }
+    The first variant (or one with base = true) is the base. `trust plugins` lists the methods;
+    docs/examples/offline-study.toml is a complete study.
     """
 
 
