@@ -35,7 +35,7 @@ from trust_core.contracts import (
     Task,
     Verdict,
 )
-from trust_core.metrics import InvalidReason, mean_metric
+from trust_core.metrics import InvalidReason
 from trust_core.outcomes import MEAN, MetricSpec, flag_outcome, grouped_metrics, metric_of, set_outcome, skipped_value
 
 # --------------------------------------------------------------------------- why an item is invalid
@@ -194,17 +194,14 @@ def reasons_of(records: Sequence[Mapping[str, Any]]) -> list[InvalidReason]:
 
 
 def accuracy_metric(
-    task: str, records: Sequence[Mapping[str, Any]], subset: str | None, metric: str = "accuracy"
+    task: str, records: Sequence[dict[str, Any]], subset: str | None, metric: str = "accuracy"
 ) -> MetricValue:
-    """Share of ``records`` that are correct; invalid records stay in the denominator as wrong."""
-    return mean_metric(
-        task,
-        metric,
-        [bool(r["correct"]) for r in records],
-        reasons_of(records),
-        higher_is_better=True,
-        subset=subset,
-    )
+    """Share of ``records`` that are correct; invalid records stay in the denominator as wrong. Writes each
+    record's outcome for ``metric`` (its ``correct`` flag, see :func:`trust_core.outcomes.flag_outcome`) and
+    computes the value from them (declare ``MetricSpec(metric, MEAN, True)`` in ``metric_specs()``)."""
+    for record in records:
+        flag_outcome(record, metric)
+    return metric_of(task, records, MetricSpec(metric, MEAN, True), subset)
 
 
 # --------------------------------------------------------------------------- refuse-to-answer
