@@ -189,3 +189,17 @@ def test_every_metric_of_every_task_pairs_with_itself_in_trust_compare(task_clas
             assert compared.n_shared >= 1, where
         if compared.delta is not None:
             assert compared.delta == 0.0 and compared.n_only_base == compared.n_only_variant == 0, where
+
+
+def test_accuracy_metric_writes_the_outcomes_it_is_formed_from() -> None:
+    from trust_core.scoring import accuracy_metric
+
+    records: list[dict[str, Any]] = [
+        {"sample_id": "0", "subset": "a", "correct": True, "invalid": False},
+        {"sample_id": "1", "subset": "a", "correct": False, "invalid": True, "invalid_reason": "no_label"},
+    ]
+    value = accuracy_metric("t/x", records, "a")
+    assert (value.value, value.n_invalid, value.aggregate["outcome"]) == (0.5, 1, "accuracy")
+    assert records[1]["outcomes"]["accuracy"] == {"value": False, "invalid_reason": "no_label"}
+    again = recompute_metrics("t/x", records, [MetricSpec("accuracy", MEAN, True)])
+    assert again[("accuracy", "a")].value == 0.5
