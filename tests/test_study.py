@@ -199,3 +199,49 @@ def test_the_example_studies_are_valid_and_their_methods_and_recipes_accepted(ex
     if not needed <= installed:
         pytest.skip(f"compression plugins not installed: {sorted(needed - installed)}")
     check_study(registry, study)
+
+
+def test_a_study_killed_mid_way_finishes_on_rerun_with_no_duplicate_work(tmp_path: Path) -> None:
+    """SIGKILL to the study and the variant run it started, while the second variant generates; the rerun
+    skips the finished variant, resumes the partial one from its store, and generates no response twice."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import PLUGIN_DIR, REPO
+
+    text = STUDY.replace('model = "scripted:echo"', 'model = "scripted:echo:0.1"')
+    text = text.replace('model = "scripted:refuse"', 'model = "scripted:refuse:0.2"').split("[[sweeps]]")[0]
+    study, out, log = _write(tmp_path, text), tmp_path / "out", tmp_path / "generated.log"
+    env = {**os.environ, **NO_ENTRY_POINTS, "TRUST_PROGRESS": "0", "SCRIPTED_GENERATION_LOG": str(log)}
+    argv = [
+        sys.executable,
+        "-m",
+        "trust_core",
+        "--plugin-dir",
+        str(PLUGIN_DIR),
+        "study",
+        "run",
+        str(study),
+        "--run-dir",
+        str(out),
+    ]
+    proc = subprocess.Popen(
+        argv, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and len(log.read_text().split() if log.exists() else []) < 6:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed = log.read_text().split()
+    assert 6 <= len(killed) < 8, killed  # dense finished (4), refusing partial
+    assert [row["status"] for row in study_status(out)] == ["done", "partial"]
+    again = subprocess.run(argv, env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    generated = log.read_text().split()
+    assert len(generated) == 8 and len(set(generated)) == 8  # nothing generated twice
+    assert "1/2 dense: done earlier" in again.stderr
+    assert [row["status"] for row in study_status(out)] == ["done", "done"]
