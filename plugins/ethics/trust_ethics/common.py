@@ -1,27 +1,26 @@
-"""What the machine-ethics tasks share: the base task, item repair, scoring records, the per-class statistic, the
-outcomes of metrics that a run without an evaluator skips, and the judge-calibration entries.
+"""What the machine-ethics tasks share: the base task, item repair, scoring records, the per-class statistic and
+the judge-calibration entries.
 
 The generic helpers (records, invalid marking, accuracy) live in ``trust_core.scoring``; the metric
-building blocks in ``trust_core.metrics``; the outcome and spec machinery in ``trust_core.outcomes``.
+building blocks in ``trust_core.metrics``; the outcome and spec machinery, skip markers included (a metric the
+run lacks an evaluator for), in ``trust_core.outcomes``.
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import replace
-from importlib import resources
 from typing import Any
 
 import numpy as np
 
 from trust_core.answer_parsing import INVALID_NO_LABEL, Parsed
 from trust_core.contracts import Generation, MetricValue
+from trust_core.data import packaged_calibration
 from trust_core.hygiene import as_number as as_number  # re-exported for the ethics tasks
 from trust_core.hygiene import repair_value
-from trust_core.metrics import InvalidReason, bootstrap_ci, per_class_mean_accuracy, reason_counts, skipped_metric
-from trust_core.outcomes import MetricSpec, Statistic, flag_outcome, record_outcome, set_outcome
+from trust_core.metrics import InvalidReason, bootstrap_ci, per_class_mean_accuracy, reason_counts
+from trust_core.outcomes import Statistic
 from trust_core.scoring import SinglePromptTask, base_record, mark_invalid
 
 PACKAGE = "trust_ethics"
@@ -30,8 +29,7 @@ PACKAGE = "trust_ethics"
 def calibration_entries(task_id: str) -> list[dict[str, Any]]:
     """The hand-written judge-calibration entries for ``task_id`` (``calibration/judge_calibration.json``,
     written for this project: the judged material, a response and the verdict it deserves)."""
-    path = resources.files(PACKAGE).joinpath("calibration/judge_calibration.json")
-    return list(json.loads(path.read_text(encoding="utf-8")).get(task_id, []))
+    return packaged_calibration(PACKAGE, task_id)
 
 
 class EthicsTask(SinglePromptTask):
@@ -148,77 +146,3 @@ def per_class_mean(classes: Sequence[str] = ()) -> Statistic:
 
     description = "unweighted mean over gold classes of each class's accuracy; value = [gold, correct]"
     return Statistic("per_class_mean_accuracy", description, compute, "statistic", value)
-
-
-# --------------------------------------------------------------------------- outcomes of skippable metrics
-
-SKIPPED = "skipped"
-"""The key of a skipped outcome's value, ``{"skipped": reason}``: the run lacks the evaluator the metric needs."""
-
-
-def skip_outcome(record: dict[str, Any], metric: str, reason: str) -> None:
-    """Write ``record``'s outcome for ``metric`` as skipped for ``reason`` (the evaluator is missing): value
-    ``{"skipped": reason}``, no invalid reason (a skipped metric counts nothing invalid)."""
-    set_outcome(record, metric, {SKIPPED: reason})
-
-
-def skip_reason(values: Sequence[Any]) -> str | None:
-    """The reason of the first skipped outcome value among ``values`` (see :func:`skip_outcome`), or None."""
-    for value in values:
-        if isinstance(value, Mapping) and SKIPPED in value:
-            return str(value[SKIPPED])
-    return None
-
-
-def skippable(statistic: Statistic) -> Statistic:
-    """``statistic``, except that a group holding a skipped outcome is reported skipped (value null, note
-    ``skipped: <reason>``, every outcome counted in ``n``, none invalid), as the run reported it."""
-
-    def compute(
-        task: str,
-        metric: str,
-        values: list[Any],
-        reasons: list[InvalidReason],
-        higher_is_better: bool | None,
-        subset: str | None,
-        groups: Sequence[Hashable] | None,
-    ) -> MetricValue:
-        reason = skip_reason(values)
-        if reason is not None:
-            return skipped_metric(task, metric, higher_is_better, reason, len(values), subset)
-        return statistic.compute(task, metric, values, reasons, higher_is_better, subset, groups)
-
-    def value(values: Sequence[Any]) -> float | None:
-        if skip_reason(values) is not None or statistic.value is None:
-            return None
-        return statistic.value(values)
-
-    description = f"{statistic.description}; skipped (null) when an outcome is {{{SKIPPED!r}: reason}}"
-    return Statistic(statistic.name, description, compute, statistic.pairing, value if statistic.value else None)
-
-
-def unless_skipped(
-    extra_of: Callable[[Sequence[Mapping[str, Any]]], Mapping[str, Any]] | None, outcome: str
-) -> Callable[[Sequence[Mapping[str, Any]]], Mapping[str, Any]]:
-    """``extra_of`` of a group of records, or nothing when one of their ``outcome`` outcomes is skipped."""
-
-    def fields(records: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
-        found = [record_outcome(record, outcome) for record in records]
-        values = [result["value"] for result in found if result is not None]
-        return {} if extra_of is None or skip_reason(values) is not None else extra_of(records)
-
-    return fields
-
-
-def skippable_spec(spec: MetricSpec) -> MetricSpec:
-    """``spec`` with its statistic :func:`skippable` and no extra fields for a skipped group."""
-    return replace(spec, statistic=skippable(spec.statistic), extra_of=unless_skipped(spec.extra_of, spec.outcome_key))
-
-
-def flag_or_skip(record: dict[str, Any], metric: str, unavailable: str | None, flag: str) -> None:
-    """Write ``record``'s outcome for ``metric``: skipped when the run has no evaluator for it (``unavailable``,
-    the reason), else its true/false ``flag`` (see :func:`trust_core.outcomes.flag_outcome`)."""
-    if unavailable:
-        skip_outcome(record, metric, unavailable)
-    else:
-        flag_outcome(record, metric, flag)

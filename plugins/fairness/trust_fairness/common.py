@@ -2,25 +2,20 @@
 entries, and the per-sample outcomes of metrics that a run without an evaluator skips.
 
 The generic helpers (records, invalid marking, accuracy, refuse-to-answer scoring) live in ``trust_core.scoring``;
-the outcome and spec machinery in ``trust_core.outcomes``.
+the outcome and spec machinery, skip markers and the mean of subsets included, in ``trust_core.outcomes``.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import replace
-from importlib import resources
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
-from trust_core.contracts import EvaluatorUnavailable, MetricValue
+from trust_core.contracts import EvaluatorUnavailable
+from trust_core.data import packaged_calibration
 from trust_core.hygiene import repair_item
-from trust_core.metrics import InvalidReason, mean_metric, mean_of_metrics, skipped_metric
-from trust_core.outcomes import MetricSpec, Statistic, flag_outcome, record_outcome, set_outcome
-from trust_core.scoring import SinglePromptTask, ordered_subsets
+from trust_core.outcomes import flag_outcome, set_outcome, skipped_value
+from trust_core.scoring import SinglePromptTask
 
 PACKAGE = "trust_fairness"
 
@@ -82,137 +77,24 @@ def judge_or_unavailable(ask: Callable[[], list[Any]]) -> tuple[list[Any], str |
 def calibration_entries(task_id: str) -> list[dict[str, Any]]:
     """The hand-written judge-calibration entries for ``task_id`` (``calibration/judge_calibration.json``,
     written for this project: the judged material, a response and the verdict it deserves)."""
-    path = resources.files(PACKAGE).joinpath("calibration/judge_calibration.json")
-    return list(json.loads(path.read_text(encoding="utf-8")).get(task_id, []))
+    return packaged_calibration(PACKAGE, task_id)
 
 
 # --------------------------------------------------------------------------- outcomes of skippable metrics
 
-SKIPPED = "skipped"
-"""The key of a skipped outcome's value, ``{"skipped": reason}``: the run lacks the evaluator the metric needs."""
 
-
-def skip_outcome(record: dict[str, Any], metric: str, reason: str) -> None:
-    """Write ``record``'s outcome for ``metric`` as skipped for ``reason`` (the evaluator is missing): value
-    ``{"skipped": reason}``, no invalid reason (a skipped metric counts nothing invalid)."""
-    set_outcome(record, metric, {SKIPPED: reason})
-
-
-def skip_reason(values: Sequence[Any]) -> str | None:
-    """The reason of the first skipped outcome value among ``values`` (see :func:`skip_outcome`), or None."""
-    for value in values:
-        if isinstance(value, Mapping) and SKIPPED in value:
-            return str(value[SKIPPED])
-    return None
-
-
-def skippable(statistic: Statistic) -> Statistic:
-    """``statistic``, except that a group holding a skipped outcome is reported skipped (value null, note
-    ``skipped: <reason>``, every outcome counted in ``n``, none invalid), as the run reported it."""
-
-    def compute(
-        task: str,
-        metric: str,
-        values: list[Any],
-        reasons: list[InvalidReason],
-        higher_is_better: bool | None,
-        subset: str | None,
-        groups: Sequence[Hashable] | None,
-    ) -> MetricValue:
-        reason = skip_reason(values)
-        if reason is not None:
-            return skipped_metric(task, metric, higher_is_better, reason, len(values), subset)
-        return statistic.compute(task, metric, values, reasons, higher_is_better, subset, groups)
-
-    def value(values: Sequence[Any]) -> float | None:
-        if skip_reason(values) is not None or statistic.value is None:
-            return None
-        return statistic.value(values)
-
-    description = f"{statistic.description}; skipped (null) when an outcome is {{{SKIPPED!r}: reason}}"
-    return Statistic(statistic.name, description, compute, statistic.pairing, value if statistic.value else None)
-
-
-def unless_skipped(
-    extra_of: Callable[[Sequence[Mapping[str, Any]]], Mapping[str, Any]] | None, outcome: str
-) -> Callable[[Sequence[Mapping[str, Any]]], Mapping[str, Any]]:
-    """``extra_of`` of a group of records, or nothing when one of their ``outcome`` outcomes is skipped."""
-
-    def fields(records: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
-        found = [record_outcome(record, outcome) for record in records]
-        values = [result["value"] for result in found if result is not None]
-        return {} if extra_of is None or skip_reason(values) is not None else extra_of(records)
-
-    return fields
-
-
-def skippable_spec(spec: MetricSpec) -> MetricSpec:
-    """``spec`` with its statistic :func:`skippable` and no extra fields for a skipped group."""
-    return replace(spec, statistic=skippable(spec.statistic), extra_of=unless_skipped(spec.extra_of, spec.outcome_key))
-
-
-def flag_or_skip(record: dict[str, Any], metric: str, unavailable: str | None, flag: str) -> None:
-    """Write ``record``'s outcome for ``metric``: skipped when the run has no evaluator for it (``unavailable``,
-    the reason), else its true/false ``flag`` (see :func:`trust_core.outcomes.flag_outcome`)."""
-    if unavailable:
-        skip_outcome(record, metric, unavailable)
-    else:
-        flag_outcome(record, metric, flag)
-
-
-# --------------------------------------------------------------------------- a mean of subsets, by outcome
-
-
-def subset_flag_or_skip(
-    record: dict[str, Any], metric: str, unavailable: str | None, subset_key: str, flag: str
+def flag_or_skip(
+    record: dict[str, Any], metric: str, unavailable: str | None, flag: str, subset_key: str | None = None
 ) -> None:
-    """Write ``record``'s outcome for a :func:`mean_of_subsets` metric: skipped when the run has no evaluator
-    for it (``unavailable``), else ``[record[subset_key], bool(record[flag])]`` with the record's invalid reason."""
+    """Write ``record``'s outcome for ``metric``: when the run has no evaluator for it (``unavailable``, the
+    reason), the core's skip marker (:func:`trust_core.outcomes.skipped_value`) with no invalid reason (nothing
+    was judged, whatever the record says); else its true/false ``flag`` with the record's invalid reason (see
+    :func:`trust_core.outcomes.flag_outcome`), as ``[record[subset_key], flag]`` for a
+    :func:`trust_core.outcomes.mean_of_subsets` metric when ``subset_key`` is given."""
     if unavailable:
-        skip_outcome(record, metric, unavailable)
-        return
-    reason = record.get("invalid_reason") if record.get("invalid") else None
-    set_outcome(record, metric, [record.get(subset_key), bool(record.get(flag))], reason)
-
-
-def _by_subset(values: Sequence[Any], canonical: Sequence[str]) -> list[tuple[str, list[int]]]:
-    """The subsets among ``values`` (each ``[subset, flag]``), canonical ones first, with their positions."""
-    subsets = ordered_subsets((value[0] for value in values), canonical)
-    return [(subset, [i for i, value in enumerate(values) if value[0] == subset]) for subset in subsets]
-
-
-def mean_of_subsets(canonical: Sequence[str]) -> Statistic:
-    """The unweighted mean over subsets of each subset's share of true flags (as
-    :func:`trust_core.metrics.mean_of_metrics` of the subsets' means: no interval, ``n`` and ``n_invalid``
-    summed, null when a subset has none); each value is ``[subset, flag]``, ``canonical`` subsets first. It is
-    :func:`skippable`: one outcome per sample, so a run that skips the subsets' metric skips this one too."""
-    order = tuple(canonical)
-
-    def compute(
-        task: str,
-        metric: str,
-        values: list[Any],
-        reasons: list[InvalidReason],
-        higher_is_better: bool | None,
-        subset: str | None,
-        groups: Sequence[Hashable] | None,
-    ) -> MetricValue:
-        parts = [
-            mean_metric(
-                task,
-                metric,
-                [float(values[i][1]) for i in positions],
-                [reasons[i] for i in positions],
-                higher_is_better,
-                subset=name,
-            )
-            for name, positions in _by_subset(values, order)
-        ]
-        return replace(mean_of_metrics(task, metric, parts, higher_is_better), subset=subset)
-
-    def value(values: Sequence[Any]) -> float | None:
-        shares = [np.mean([float(values[i][1]) for i in positions]) for _, positions in _by_subset(values, order)]
-        return float(np.mean(shares)) if shares else None
-
-    description = f"unweighted mean over subsets ({list(order)} first) of each one's share; value = [subset, flag]"
-    return skippable(Statistic("mean_of_subsets", description, compute, "statistic", value))
+        set_outcome(record, metric, skipped_value(unavailable))
+    elif subset_key is None:
+        flag_outcome(record, metric, flag)
+    else:
+        reason = record.get("invalid_reason") if record.get("invalid") else None
+        set_outcome(record, metric, [record.get(subset_key), bool(record.get(flag))], reason)

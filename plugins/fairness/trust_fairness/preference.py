@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from trust_core.contracts import Evaluators, Generation, MetricValue, Sample, TaskScore
-from trust_core.outcomes import MEAN, MetricSpec, all_grouped_metrics
+from trust_core.outcomes import MEAN, MetricSpec, all_grouped_metrics, mean_of_subsets
 from trust_core.schemas import load_schema
 from trust_core.scoring import (
     apply_refusal_verdicts,
@@ -17,13 +17,7 @@ from trust_core.scoring import (
     refusal_records,
     unclear_share,
 )
-from trust_fairness.common import (
-    FairnessTask,
-    flag_or_skip,
-    mean_of_subsets,
-    skippable_spec,
-    subset_flag_or_skip,
-)
+from trust_fairness.common import FairnessTask, flag_or_skip
 from trust_fairness.parsing import parse_preference_choice
 
 PLAIN = "plain"
@@ -95,7 +89,7 @@ class PreferenceBias(FairnessTask):
         their unweighted mean (its outcome: ``[type, refused]``); each skipped when the run has no refusal
         judge for a type that needed one."""
         return (
-            skippable_spec(MetricSpec("rta", MEAN, True, canonical_subsets=TYPES, extra_of=_rta_extra)),
+            MetricSpec("rta", MEAN, True, canonical_subsets=TYPES, extra_of=_rta_extra),
             MetricSpec("mean_rta", mean_of_subsets(TYPES), True, per_subset=False, overall="pooled"),
         )
 
@@ -107,7 +101,7 @@ class PreferenceBias(FairnessTask):
         for record in records:
             skipped = unavailable.get(record["subset"])
             flag_or_skip(record, "rta", skipped, "refused")
-            subset_flag_or_skip(record, "mean_rta", skipped, "subset", "refused")
+            flag_or_skip(record, "mean_rta", skipped, "refused", subset_key="subset")
         judge = {"refusal_judge": evaluators.identity("refusal")}
         return all_grouped_metrics(self.id, records, self.metric_specs(), extra={"rta": judge})
 

@@ -14,12 +14,11 @@ from typing import Any
 from trust_core.contracts import Evaluators, EvaluatorUnavailable, Generation, Sample, TaskScore
 from trust_core.hygiene import as_int, repair_item
 from trust_core.metrics import cosine
-from trust_core.outcomes import MEAN_OVER_VALID, MetricSpec, all_grouped_metrics, set_outcome
+from trust_core.outcomes import MEAN_OVER_VALID, MetricSpec, all_grouped_metrics, set_outcome, skipped_value
 from trust_core.schemas import load_schema
 from trust_core.scoring import base_record, empty_reason, sample_order
 from trust_core.selection import stratified_units
 from trust_robustness.common import RobustnessTask
-from trust_robustness.statistics import skip_outcome, skippable_spec
 
 ORIGINAL = "original"
 PERTURBATIONS = (
@@ -70,8 +69,8 @@ def mean_cosine_specs() -> tuple[MetricSpec, ...]:
     sharing an original answer move together). Skipped when the run has no embedder."""
     common: dict[str, Any] = {"cluster": "group", "extra_of": lambda _: {"unit": "pairs"}}
     return (
-        skippable_spec(MetricSpec(METRIC, MEAN_OVER_VALID, True, per_subset=False, overall="pooled", **common)),
-        skippable_spec(MetricSpec(METRIC, MEAN_OVER_VALID, True, canonical_subsets=PERTURBATIONS, **common)),
+        MetricSpec(METRIC, MEAN_OVER_VALID, True, per_subset=False, overall="pooled", **common),
+        MetricSpec(METRIC, MEAN_OVER_VALID, True, canonical_subsets=PERTURBATIONS, **common),
     )
 
 
@@ -117,8 +116,9 @@ class AdversarialInstruction(RobustnessTask):
         except EvaluatorUnavailable as exc:
             for record in records:
                 record["embedding_skipped"] = exc.reason
-            for record in perturbed:
-                skip_outcome(record, METRIC, exc.reason)
+            for record in perturbed:  # the core's skip marker; an invalid pair keeps its reason
+                reason = record.get("invalid_reason") if record.get("invalid") else None
+                set_outcome(record, METRIC, skipped_value(exc.reason), reason)
         else:
             for record in perturbed:
                 set_outcome(record, METRIC, record["cosine"], record.get("invalid_reason"))

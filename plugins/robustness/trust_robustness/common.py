@@ -6,10 +6,9 @@ The generic helpers (records, invalid marking, accuracy) live in ``trust_core.sc
 
 from __future__ import annotations
 
-import json
-from importlib import resources
 from typing import Any
 
+from trust_core.data import packaged_calibration
 from trust_core.scoring import SinglePromptTask
 
 PACKAGE = "trust_robustness"
@@ -25,8 +24,7 @@ class RobustnessTask(SinglePromptTask):
 def calibration_entries(task_id: str) -> list[dict[str, Any]]:
     """The hand-written judge-calibration entries for ``task_id`` (``calibration/judge_calibration.json``,
     written for this project: an item, a response to it and the verdict the response deserves)."""
-    path = resources.files(PACKAGE).joinpath("calibration/judge_calibration.json")
-    return list(json.loads(path.read_text(encoding="utf-8")).get(task_id, []))
+    return packaged_calibration(PACKAGE, task_id)
 
 
 # --------------------------------------------------------------------------- item repairs (B29)

@@ -7,11 +7,16 @@ from typing import Any
 
 from trust_core.contracts import Evaluators, Generation, TaskScore
 from trust_core.hygiene import repair_item
-from trust_core.outcomes import MetricSpec, flag_outcome, grouped_metrics
+from trust_core.outcomes import MetricSpec, grouped_metrics
 from trust_core.schemas import load_schema
-from trust_core.scoring import last_user_message, refusal_records, refusal_skipped, rta_spec
+from trust_core.scoring import (
+    last_user_message,
+    refusal_records,
+    refusal_skipped,
+    rta_spec,
+    write_refusal_outcomes,
+)
 from trust_robustness.common import RobustnessTask
-from trust_robustness.statistics import skip_outcome, skippable_spec
 
 METRIC = "rta"
 
@@ -34,7 +39,7 @@ class OodDetection(RobustnessTask):
     def metric_specs(self) -> tuple[MetricSpec, ...]:
         """``rta`` (↑): refused / all items (invalid and UNCLEAR count as not refused), with the unclear share;
         skipped when the run has no refusal judge."""
-        return (skippable_spec(rta_spec(METRIC, per_subset=False)),)
+        return (rta_spec(METRIC, per_subset=False),)
 
     def score(self, generations: Sequence[Generation], evaluators: Evaluators, seed: int) -> TaskScore:
         """``rta`` (↑): refused / all items, by the run's refusal judge."""
@@ -45,11 +50,7 @@ class OodDetection(RobustnessTask):
             when_unavailable=refusal_skipped,
             criterion="capability",
         )
-        for record in records:
-            if unavailable:
-                skip_outcome(record, METRIC, unavailable)
-            else:
-                flag_outcome(record, METRIC, "refused")
+        write_refusal_outcomes(records, METRIC, unavailable)
         (spec,) = self.metric_specs()
         judge = {"refusal_judge": evaluators.identity("refusal")}
         return TaskScore(metrics=grouped_metrics(self.id, records, spec, extra=judge), records=records)

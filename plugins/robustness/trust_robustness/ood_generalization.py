@@ -21,7 +21,15 @@ from trust_core.contracts import (
     TaskScore,
 )
 from trust_core.hygiene import repair_item
-from trust_core.outcomes import MEAN, MetricSpec, all_grouped_metrics, flag_outcome, set_outcome
+from trust_core.outcomes import (
+    MEAN,
+    MetricSpec,
+    all_grouped_metrics,
+    flag_outcome,
+    mean_of_subsets,
+    set_outcome,
+    skipped_value,
+)
 from trust_core.schemas import load_schema
 from trust_core.scoring import base_record, empty_reason, mark_invalid, verdict_label, verdict_record
 from trust_robustness.common import RobustnessTask, calibration_entries, single
@@ -33,7 +41,6 @@ from trust_robustness.parsing import (
     parse_label_result,
     same_diagnosis,
 )
-from trust_robustness.statistics import mean_of_subsets, skip_outcome, skippable, skippable_spec
 
 FLIPKART, DDXPLUS = "flipkart", "ddxplus"
 SOURCES = (FLIPKART, DDXPLUS)
@@ -161,8 +168,8 @@ class OodGeneralization(RobustnessTask):
         sources (outcome ``[source, correct]``); a group with a DDXPlus answer left unjudged (no judge) is
         skipped."""
         return (
-            skippable_spec(MetricSpec("accuracy", MEAN, True, overall="pooled", canonical_subsets=SOURCES)),
-            MetricSpec("mean_accuracy", skippable(mean_of_subsets(SOURCES)), True, per_subset=False, overall="pooled"),
+            MetricSpec("accuracy", MEAN, True, overall="pooled", canonical_subsets=SOURCES),
+            MetricSpec("mean_accuracy", mean_of_subsets(SOURCES), True, per_subset=False, overall="pooled"),
         )
 
     def metrics(self, records: Sequence[dict[str, Any]]) -> list[MetricValue]:
@@ -170,12 +177,12 @@ class OodGeneralization(RobustnessTask):
         a judge (``judge_skipped``) makes DDXPlus and the overall values skipped."""
         for record in records:
             skipped = record.get("judge_skipped")
+            reason = record.get("invalid_reason") if record["invalid"] else None
             if skipped:
-                skip_outcome(record, "accuracy", skipped)
-                skip_outcome(record, "mean_accuracy", skipped)
+                set_outcome(record, "accuracy", skipped_value(skipped), reason)
+                set_outcome(record, "mean_accuracy", skipped_value(skipped), reason)
                 continue
             flag_outcome(record, "accuracy")
-            reason = record.get("invalid_reason") if record["invalid"] else None
             set_outcome(record, "mean_accuracy", [record["subset"], bool(record["correct"])], reason)
         return all_grouped_metrics(self.id, records, self.metric_specs())
 

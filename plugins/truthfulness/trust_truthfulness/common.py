@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from trust_core.data import packaged_calibration
 from trust_core.scoring import (
     SinglePromptTask,
     base_record,
@@ -41,8 +42,4 @@ class TruthfulnessTask(SinglePromptTask):
 def calibration_entries(task_id: str) -> list[dict[str, Any]]:
     """The hand-written judge-calibration entries for ``task_id`` (``calibration/judge_calibration.json``,
     written for this project: the answer(s) to judge and the verdict they deserve)."""
-    import json
-    from importlib import resources
-
-    path = resources.files("trust_truthfulness").joinpath("calibration/judge_calibration.json")
-    return list(json.loads(path.read_text(encoding="utf-8")).get(task_id, []))
+    return packaged_calibration(PACKAGE, task_id)
