@@ -203,3 +203,21 @@ def test_accuracy_metric_writes_the_outcomes_it_is_formed_from() -> None:
     assert records[1]["outcomes"]["accuracy"] == {"value": False, "invalid_reason": "no_label"}
     again = recompute_metrics("t/x", records, [MetricSpec("accuracy", MEAN, True)])
     assert again[("accuracy", "a")].value == 0.5
+
+
+def test_mean_of_subsets_is_the_unweighted_mean_of_each_subsets_statistic() -> None:
+    from trust_core.metrics import mean_metric, mean_of_metrics
+    from trust_core.outcomes import mean_of_subsets
+
+    values = [["b", True], ["a", False], ["a", True], ["b", True], ["a", True]]
+    reasons = [None, "no_label", None, None, None]
+    statistic = mean_of_subsets(("a", "b"))
+    computed = statistic.compute("t/x", "mean_accuracy", values, reasons, True, None, None)
+    parts = [
+        mean_metric("t/x", "mean_accuracy", [0.0, 1.0, 1.0], ["no_label", None, None], True, subset="a"),
+        mean_metric("t/x", "mean_accuracy", [1.0, 1.0], [None, None], True, subset="b"),
+    ]
+    expected = mean_of_metrics("t/x", "mean_accuracy", parts, True)
+    assert (computed.value, computed.n, computed.n_invalid, computed.ci) == (expected.value, 5, 1, None)
+    assert computed.extra["of"] == ["a", "b"] and computed.value == pytest.approx((2 / 3 + 1) / 2)
+    assert statistic.value is not None and statistic.value(values) == pytest.approx(computed.value)

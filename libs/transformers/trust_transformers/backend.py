@@ -14,15 +14,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from trust_core.backend_support import (
+from trust_core.plugin import (
     FALLBACK_TEMPLATE,
-    checked_messages,
-    error_result,
-    plain_prompt,
-    settings_problem,
-    sha256_file,
-)
-from trust_core.contracts import (
     Backend,
     BackendOptions,
     ChatRequest,
@@ -30,9 +23,14 @@ from trust_core.contracts import (
     GenerationResult,
     GenerationSettings,
     Message,
+    UserError,
+    checked_messages,
+    error_result,
+    library_output,
+    plain_prompt,
+    settings_problem,
+    sha256_file,
 )
-from trust_core.errors import UserError
-from trust_core.logs import library_output
 from trust_transformers.batching import Prepared, batch_seed, completion_length, left_pad, plan_batches
 from trust_transformers.source import (
     ModelSource,

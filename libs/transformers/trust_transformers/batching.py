@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from trust_core.contracts import ChatRequest
+from trust_core.plugin import ChatRequest
 
 
 @dataclass(frozen=True)

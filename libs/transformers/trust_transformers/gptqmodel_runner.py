@@ -19,8 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from trust_core.contracts import Variant
-from trust_core.errors import UserError
+from trust_core.plugin import UserError, Variant
 from trust_transformers.calibration import calibration_record, calibration_samples
 from trust_transformers.checks import reload_and_generate
 from trust_transformers.source import (

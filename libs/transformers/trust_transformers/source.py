@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from trust_core.backend_support import gguf_problem
-from trust_core.errors import UserError
+from trust_core.plugin import UserError, gguf_problem
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[A-Za-z0-9][\w.\-]*$")
 """``org/name`` as the Hugging Face hub spells repository ids."""

@@ -10,8 +10,7 @@ from collections.abc import Callable
 
 from trust_awq.quantizer import AwqQuantizer
 from trust_awq.recipe import AwqRecipe, parse_recipe
-from trust_core import hookimpl
-from trust_core.contracts import Quantizer
+from trust_core.plugin import Quantizer, hookimpl
 
 __all__ = ["AwqQuantizer", "AwqRecipe", "parse_recipe", "register_quantizers"]
 

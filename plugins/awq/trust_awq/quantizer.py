@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from trust_awq.recipe import RECIPE_OPTIONS, AwqRecipe, parse_recipe
-from trust_core.contracts import Quantizer, Variant
+from trust_core.plugin import Quantizer, Variant
 from trust_transformers.gptqmodel_runner import GptqModelJob, run_quantizer
 
 QUANTIZE_DTYPE_CPU = "bfloat16"

@@ -10,8 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from trust_core.compression import recipe_int, reject_unknown_keys
-from trust_core.errors import UserError
+from trust_core.plugin import UserError, recipe_int, reject_unknown_keys
 
 BITS = (4,)
 """AWQ's GEMM checkpoint format, the one transformers and vLLM load, is 4-bit."""

@@ -10,8 +10,7 @@ from collections.abc import Callable
 
 from trust_bnb.quantizer import BnbQuantizer
 from trust_bnb.recipe import BnbRecipe, parse_recipe
-from trust_core import hookimpl
-from trust_core.contracts import Quantizer
+from trust_core.plugin import Quantizer, hookimpl
 
 __all__ = ["BnbQuantizer", "BnbRecipe", "parse_recipe", "register_quantizers"]
 

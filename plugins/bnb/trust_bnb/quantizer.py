@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from trust_bnb.recipe import BNB_4BIT_BLOCKSIZE, RECIPE_OPTIONS, BnbRecipe, parse_recipe
-from trust_core.contracts import Quantizer, Variant
-from trust_core.errors import UserError
+from trust_core.plugin import Quantizer, UserError, Variant
 from trust_transformers.checks import layer_counts, reload_and_generate
 from trust_transformers.source import (
     ModelSource,

@@ -10,8 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from trust_core.compression import recipe_int, reject_unknown_keys
-from trust_core.errors import UserError
+from trust_core.plugin import UserError, recipe_int, reject_unknown_keys
 
 QUANT_TYPES_4BIT = ("nf4", "fp4")
 COMPUTE_DTYPES = ("float32", "bfloat16", "float16")

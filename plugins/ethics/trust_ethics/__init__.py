@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from trust_core import hookimpl
-from trust_core.contracts import Task
+from trust_core.plugin import Task, hookimpl
 from trust_ethics.awareness import Awareness
 from trust_ethics.implicit import ImplicitEthics, ImplicitSocial
 from trust_ethics.moralchoice import ExplicitMoralChoiceHigh, ExplicitMoralChoiceLow

@@ -6,9 +6,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from trust_core.contracts import Evaluators, Generation, MetricValue, Sample, TaskScore
-from trust_core.outcomes import MEAN, MetricSpec, all_grouped_metrics, flag_outcome
-from trust_core.schemas import load_schema
+from trust_core.plugin import (
+    MEAN,
+    Evaluators,
+    Generation,
+    MetricSpec,
+    MetricValue,
+    Sample,
+    TaskScore,
+    all_grouped_metrics,
+    flag_outcome,
+    load_schema,
+)
 from trust_ethics.common import EthicsTask, lower_label, parsed_record, upper_label
 from trust_ethics.parsing import (
     LETTERS,

@@ -14,14 +14,23 @@ from typing import Any
 
 import numpy as np
 
-from trust_core.answer_parsing import INVALID_NO_LABEL, Parsed
-from trust_core.contracts import Generation, MetricValue
-from trust_core.data import packaged_calibration
-from trust_core.hygiene import as_number as as_number  # re-exported for the ethics tasks
-from trust_core.hygiene import repair_value
-from trust_core.metrics import InvalidReason, bootstrap_ci, per_class_mean_accuracy, reason_counts
-from trust_core.outcomes import Statistic
-from trust_core.scoring import SinglePromptTask, base_record, mark_invalid
+from trust_core.plugin import (
+    INVALID_NO_LABEL,
+    Generation,
+    InvalidReason,
+    MetricValue,
+    Parsed,
+    SinglePromptTask,
+    Statistic,
+    base_record,
+    bootstrap_ci,
+    mark_invalid,
+    packaged_calibration,
+    per_class_mean_accuracy,
+    reason_counts,
+    repair_value,
+)
+from trust_core.plugin import as_number as as_number  # re-exported for the ethics tasks
 
 PACKAGE = "trust_ethics"
 

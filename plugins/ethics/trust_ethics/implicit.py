@@ -6,21 +6,29 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from trust_core.contracts import (
+from trust_core.plugin import (
+    MEAN,
     CalibrationItem,
     Evaluators,
     EvaluatorUnavailable,
     Generation,
     JudgeQuery,
+    MetricSpec,
     MetricValue,
     Sample,
     TaskScore,
     Verdict,
+    all_grouped_metrics,
+    as_number,
+    base_record,
+    empty_reason,
+    flag_outcome,
+    grouped_metrics,
+    load_schema,
+    mark_invalid,
+    set_outcome,
+    verdict_record,
 )
-from trust_core.hygiene import as_number
-from trust_core.outcomes import MEAN, MetricSpec, all_grouped_metrics, flag_outcome, grouped_metrics, set_outcome
-from trust_core.schemas import load_schema
-from trust_core.scoring import base_record, empty_reason, mark_invalid, verdict_record
 from trust_ethics.common import (
     EthicsTask,
     calibration_entries,

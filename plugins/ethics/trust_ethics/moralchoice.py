@@ -6,18 +6,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from trust_core.contracts import Evaluators, Generation, TaskScore
-from trust_core.outcomes import (
+from trust_core.plugin import (
     MEAN,
+    REFUSAL_JUDGE_UNAVAILABLE,
+    Evaluators,
+    Generation,
     MetricSpec,
+    TaskScore,
     all_grouped_metrics,
     flag_outcome,
     grouped_metrics,
+    load_schema,
+    refusal_records,
+    rta_spec,
     set_outcome,
     skipped_value,
 )
-from trust_core.schemas import load_schema
-from trust_core.scoring import REFUSAL_JUDGE_UNAVAILABLE, refusal_records, rta_spec
 from trust_ethics.common import EthicsTask, lower_label, parsed_record, upper_label
 from trust_ethics.parsing import parse_option_letter_result, prompt_options
 

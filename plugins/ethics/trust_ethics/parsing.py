@@ -18,8 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from trust_core import answer_parsing as core
-from trust_core.answer_parsing import (
+from trust_core.plugin import (
     INVALID_AMBIGUOUS,
     INVALID_LABEL_ECHO,
     INVALID_NEGATED,
@@ -40,6 +39,7 @@ from trust_core.answer_parsing import (
     response_reason,
     strip_label_echoes,
 )
+from trust_core.plugin import answer_parsing as core
 
 __all__ = [
     "BAD",

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from trust_core import hookimpl
-from trust_core.contracts import Task
+from trust_core.plugin import Task, hookimpl
 from trust_fairness.disparagement import Disparagement
 from trust_fairness.preference import PreferenceBias
 from trust_fairness.stereotypes import StereotypeAgreement, StereotypeQuery, StereotypeRecognition

@@ -11,11 +11,15 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from trust_core.contracts import EvaluatorUnavailable
-from trust_core.data import packaged_calibration
-from trust_core.hygiene import repair_item
-from trust_core.outcomes import flag_outcome, set_outcome, skipped_value
-from trust_core.scoring import SinglePromptTask
+from trust_core.plugin import (
+    EvaluatorUnavailable,
+    SinglePromptTask,
+    flag_outcome,
+    packaged_calibration,
+    repair_item,
+    set_outcome,
+    skipped_value,
+)
 
 PACKAGE = "trust_fairness"
 

@@ -7,11 +7,22 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from trust_core.contracts import Evaluators, Generation, MetricValue, Sample, TaskScore
-from trust_core.metrics import InvalidReason, reason_counts
-from trust_core.outcomes import MEAN, MetricSpec, Statistic, all_grouped_metrics, set_outcome
-from trust_core.schemas import load_schema
-from trust_core.scoring import base_record
+from trust_core.plugin import (
+    MEAN,
+    Evaluators,
+    Generation,
+    InvalidReason,
+    MetricSpec,
+    MetricValue,
+    Sample,
+    Statistic,
+    TaskScore,
+    all_grouped_metrics,
+    base_record,
+    load_schema,
+    reason_counts,
+    set_outcome,
+)
 from trust_fairness.common import FairnessTask
 from trust_fairness.parsing import BANDS, parse_band
 

@@ -15,8 +15,7 @@ import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from trust_core import answer_parsing as core
-from trust_core.answer_parsing import (
+from trust_core.plugin import (
     ANSWER_LEAD,
     INVALID_AMBIGUOUS,
     INVALID_LABEL_ECHO,
@@ -34,6 +33,7 @@ from trust_core.answer_parsing import (
     response_reason,
     strip_label_echoes,
 )
+from trust_core.plugin import answer_parsing as core
 
 AGREE = "AGREE"
 DISAGREE = "DISAGREE"

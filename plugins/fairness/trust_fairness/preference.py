@@ -6,13 +6,20 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from trust_core.contracts import Evaluators, Generation, MetricValue, Sample, TaskScore
-from trust_core.outcomes import MEAN, MetricSpec, all_grouped_metrics, mean_of_subsets
-from trust_core.schemas import load_schema
-from trust_core.scoring import (
+from trust_core.plugin import (
+    MEAN,
+    Evaluators,
+    Generation,
+    MetricSpec,
+    MetricValue,
+    Sample,
+    TaskScore,
+    all_grouped_metrics,
     apply_refusal_verdicts,
     base_record,
     empty_reason,
+    load_schema,
+    mean_of_subsets,
     ordered_subsets,
     refusal_records,
     unclear_share,

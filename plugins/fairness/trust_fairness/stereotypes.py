@@ -6,23 +6,25 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from trust_core.answer_parsing import INVALID_LABEL_ECHO
-from trust_core.contracts import (
+from trust_core.plugin import (
+    INVALID_LABEL_ECHO,
+    MEAN,
     CalibrationItem,
     Evaluators,
     Generation,
     JudgeQuery,
+    MetricSpec,
     MetricValue,
     Sample,
     TaskScore,
     Verdict,
-)
-from trust_core.outcomes import MEAN, MetricSpec, all_grouped_metrics, grouped_metrics, mean_of_subsets
-from trust_core.schemas import load_schema
-from trust_core.scoring import (
+    all_grouped_metrics,
     base_record,
     empty_reason,
+    grouped_metrics,
+    load_schema,
     mark_invalid,
+    mean_of_subsets,
     refusal_records,
     rta_spec,
     verdict_label,

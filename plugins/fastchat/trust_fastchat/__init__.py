@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from trust_core import hookimpl
-from trust_core.contracts import ChatTemplate
+from trust_core.plugin import ChatTemplate, hookimpl
 from trust_fastchat.templates import NEVER_AUTOMATIC, FastChatTemplate, adapter_template_name
 
 __all__ = ["NEVER_AUTOMATIC", "FastChatTemplate", "adapter_template_name", "register_chat_templates"]

@@ -14,8 +14,7 @@ import importlib.util
 from collections.abc import Sequence
 from typing import Any
 
-from trust_core.contracts import ChatTemplate, Message
-from trust_core.errors import UserError
+from trust_core.plugin import ChatTemplate, Message, UserError
 
 NEVER_AUTOMATIC = frozenset({"one_shot", "zero_shot"})
 """FastChat's catch-all templates: used only when named, never picked for a model."""

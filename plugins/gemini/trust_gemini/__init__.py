@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from trust_core import hookimpl
-from trust_core.contracts import Backend, Judge
+from trust_core.plugin import Backend, Judge, hookimpl
 from trust_gemini.backend import GEMINI, GeminiBackend
 from trust_gemini.judge import GeminiJudge
 

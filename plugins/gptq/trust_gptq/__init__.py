@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from trust_core import hookimpl
-from trust_core.contracts import Quantizer
+from trust_core.plugin import Quantizer, hookimpl
 from trust_gptq.quantizer import GptqQuantizer
 from trust_gptq.recipe import GptqRecipe, parse_recipe
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from trust_core.contracts import Quantizer, Variant
+from trust_core.plugin import Quantizer, Variant
 from trust_gptq.recipe import RECIPE_OPTIONS, GptqRecipe, parse_recipe
 from trust_transformers.gptqmodel_runner import GptqModelJob, import_gptqmodel, run_quantizer
 

@@ -10,8 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from trust_core.compression import recipe_int, reject_unknown_keys
-from trust_core.errors import UserError
+from trust_core.plugin import UserError, recipe_int, reject_unknown_keys
 
 BITS = (2, 3, 4, 8)
 """Bit widths both GPTQModel and transformers' GPTQ loader (through optimum) accept."""

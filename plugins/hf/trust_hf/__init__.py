@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from trust_core import hookimpl
-from trust_core.contracts import Backend
+from trust_core.plugin import Backend, hookimpl
 from trust_transformers.backend import TransformersBackend
 
 __all__ = ["HFBackend", "register_backends"]

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from trust_core import hookimpl
-from trust_core.contracts import Backend, Quantizer
+from trust_core.plugin import Backend, Quantizer, hookimpl
 from trust_hqq.backend import HqqBackend
 from trust_hqq.quantizer import HqqQuantizer
 from trust_hqq.recipe import HqqRecipe, parse_recipe

@@ -13,8 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from trust_core.contracts import Quantizer, Variant
-from trust_core.errors import UserError
+from trust_core.plugin import Quantizer, UserError, Variant
 from trust_hqq.checkpoint import WEIGHTS_FILE, is_hqq_folder, load_hqq, quiet_hqq, read_marker, write_marker
 from trust_hqq.recipe import RECIPE_OPTIONS, HqqRecipe, parse_recipe
 from trust_transformers.checks import reload_and_generate

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from trust_core import hookimpl
-from trust_core.contracts import Judge
+from trust_core.plugin import Judge, hookimpl
 from trust_judges.families import FAMILIES, FamilyJudge, GemmaJudge, GlmJudge, LlamaJudge, QwenJudge
 
 __all__ = ["FAMILIES", "FamilyJudge", "GemmaJudge", "GlmJudge", "LlamaJudge", "QwenJudge", "register_judges"]

@@ -13,9 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from trust_core.errors import UserError
-from trust_core.judging import DelegatingJudge, LLMJudge
-from trust_core.registry import ComponentContext
+from trust_core.plugin import ComponentContext, DelegatingJudge, LLMJudge, UserError
 
 
 class FamilyJudge(DelegatingJudge):

@@ -10,16 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from trust_core.backend_support import (
+from trust_core.plugin import (
     FALLBACK_TEMPLATE,
-    checked_messages,
-    error_result,
-    gguf_problem,
-    plain_prompt,
-    settings_problem,
-    sha256_file,
-)
-from trust_core.contracts import (
     Backend,
     BackendOptions,
     ChatRequest,
@@ -27,8 +19,14 @@ from trust_core.contracts import (
     GenerationResult,
     GenerationSettings,
     Message,
+    checked_messages,
+    error_result,
+    gguf_problem,
+    library_output,
+    plain_prompt,
+    settings_problem,
+    sha256_file,
 )
-from trust_core.logs import library_output
 
 DEFAULT_N_CTX = 4096
 SEED_MODULUS = 2**32 - 1
@@ -83,7 +81,7 @@ class LlamaCppBackend(Backend):
         super().__init__(model, options)
         path = Path(model).expanduser()
         if path.is_file() and (problem := gguf_problem(path)) is not None:
-            from trust_core.errors import UserError
+            from trust_core.plugin import UserError
 
             raise UserError(f"{self.name} backend: {model} is {problem}")
         self._vocab: Any = None
@@ -162,7 +160,7 @@ class LlamaCppBackend(Backend):
     def _path(self) -> Path:
         path = Path(self.model).expanduser()
         if not path.is_file():
-            from trust_core.errors import UserError
+            from trust_core.plugin import UserError
 
             raise UserError(f"llamacpp backend: {self.model} is not a GGUF file")
         return path
@@ -200,7 +198,7 @@ class LlamaCppBackend(Backend):
         try:
             yield
         except ValueError as exc:
-            from trust_core.errors import UserError
+            from trust_core.plugin import UserError
 
             raise UserError(f"{self.name} backend: cannot load the GGUF file {self.model} ({exc})") from None
 
@@ -214,7 +212,7 @@ class LlamaCppBackend(Backend):
         """
         if requested := os.environ.get(THREADS_ENV, "").strip():
             if not requested.isdigit() or int(requested) < 1:
-                from trust_core.errors import UserError
+                from trust_core.plugin import UserError
 
                 raise UserError(f"{THREADS_ENV}={requested!r}: expected a positive whole number of threads")
             return int(requested)

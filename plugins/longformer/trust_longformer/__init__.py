@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from trust_core import hookimpl
-from trust_core.contracts import Judge
+from trust_core.plugin import Judge, hookimpl
 from trust_longformer.judge import MAX_TOKENS, MODEL_ID, LongformerRefusalJudge, locate
 
 __version__ = "0.1.0"

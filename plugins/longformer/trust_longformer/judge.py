@@ -22,11 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from trust_core.contracts import COMPLIED, REFUSED, Judge, JudgeQuery, Verdict
-from trust_core.errors import UserError
+from trust_core.plugin import COMPLIED, REFUSED, Judge, JudgeQuery, UserError, Verdict
 
 if TYPE_CHECKING:
-    from trust_core.registry import ComponentContext
+    from trust_core.plugin import ComponentContext
 
 MODEL_ID = "LibrAI/longformer-harmful-ro"
 """The classifier TrustLLM uses as its refusal detector."""

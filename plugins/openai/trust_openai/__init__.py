@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from trust_core import hookimpl
-from trust_core.contracts import Backend, Embedder, Judge
+from trust_core.plugin import Backend, Embedder, Judge, hookimpl
 from trust_openai.backend import OpenAIBackend
 from trust_openai.embedder import OpenAIEmbedder
 from trust_openai.judge import GptJudge

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from trust_core.api import ApiBackend, Provider
-from trust_core.contracts import ChatRequest
+from trust_core.plugin import ChatRequest
 from trust_core.retry import Failure
 from trust_openai.errors import MalformedReplyError, classify
 

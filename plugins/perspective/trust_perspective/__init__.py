@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from trust_core import hookimpl
-from trust_core.contracts import Judge
+from trust_core.plugin import Judge, hookimpl
 from trust_perspective.client import DEFAULT_URL, PerspectiveClient, Settings, parse_settings
 from trust_perspective.judge import PerspectiveJudge
 

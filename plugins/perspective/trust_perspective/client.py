@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from trust_core.errors import UserError
+from trust_core.plugin import UserError
 from trust_core.retry import retry_after_seconds
 
 LOG = logging.getLogger("trust_perspective")

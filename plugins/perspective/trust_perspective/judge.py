@@ -8,8 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from trust_core.api import EndpointKey, endpoint_key, is_official, public_url, refuse_insecure
-from trust_core.contracts import BackendOptions, Judge, JudgeQuery, Verdict
-from trust_core.errors import UserError
+from trust_core.plugin import BackendOptions, Judge, JudgeQuery, UserError, Verdict
 from trust_perspective.client import (
     ATTRIBUTE,
     DEFAULT_URL,
@@ -20,7 +19,7 @@ from trust_perspective.client import (
 )
 
 if TYPE_CHECKING:
-    from trust_core.registry import ComponentContext
+    from trust_core.plugin import ComponentContext
 
 SECRET = "perspective"
 """The provider name of the API key in ``BackendOptions.secrets``."""

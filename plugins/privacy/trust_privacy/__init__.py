@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from trust_core import hookimpl
-from trust_core.contracts import Task
+from trust_core.plugin import Task, hookimpl
 from trust_privacy.awareness import PrivacyAwareness
 from trust_privacy.confaide import PrivacyConfidence
 from trust_privacy.leakage import PrivacyLeakage

@@ -6,10 +6,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from trust_core.contracts import Evaluators, Generation, MetricValue, Sample, TaskScore
-from trust_core.outcomes import MetricSpec, all_grouped_metrics
-from trust_core.schemas import load_schema
-from trust_core.scoring import refusal_records, refusal_skipped, rta_spec, unclear_share, write_refusal_outcomes
+from trust_core.plugin import (
+    Evaluators,
+    Generation,
+    MetricSpec,
+    MetricValue,
+    Sample,
+    TaskScore,
+    all_grouped_metrics,
+    load_schema,
+    refusal_records,
+    refusal_skipped,
+    rta_spec,
+    unclear_share,
+    write_refusal_outcomes,
+)
 from trust_privacy.common import PrivacyTask
 
 TYPES = ("normal", "aug")

@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from trust_core.hygiene import repair_item
-from trust_core.scoring import SinglePromptTask
+from trust_core.plugin import SinglePromptTask, repair_item
 
 PACKAGE = "trust_privacy"
 

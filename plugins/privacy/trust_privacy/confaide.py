@@ -8,11 +8,24 @@ from typing import Any
 
 import numpy as np
 
-from trust_core.contracts import Evaluators, Generation, MetricValue, TaskScore
-from trust_core.metrics import InvalidReason, bootstrap_ci, checked_reasons, reason_counts
-from trust_core.outcomes import MEAN, MetricSpec, Statistic, all_grouped_metrics, set_outcome
-from trust_core.schemas import load_schema
-from trust_core.scoring import base_record, reasons_of
+from trust_core.plugin import (
+    MEAN,
+    Evaluators,
+    Generation,
+    InvalidReason,
+    MetricSpec,
+    MetricValue,
+    Statistic,
+    TaskScore,
+    all_grouped_metrics,
+    base_record,
+    bootstrap_ci,
+    checked_reasons,
+    load_schema,
+    reason_counts,
+    reasons_of,
+    set_outcome,
+)
 from trust_privacy.common import PrivacyTask
 from trust_privacy.parsing import normalize_rating_label, parse_rating_result
 

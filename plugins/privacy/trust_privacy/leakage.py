@@ -7,11 +7,26 @@ from typing import Any
 
 import numpy as np
 
-from trust_core.contracts import Evaluators, Generation, MetricValue, Sample, TaskScore
-from trust_core.metrics import InvalidReason, bootstrap_ci, reason_counts
-from trust_core.outcomes import MEAN, MetricSpec, Statistic, flag_outcome, grouped_metrics, metric_of, set_outcome
-from trust_core.schemas import load_schema
-from trust_core.scoring import base_record, empty_reason
+from trust_core.plugin import (
+    MEAN,
+    Evaluators,
+    Generation,
+    InvalidReason,
+    MetricSpec,
+    MetricValue,
+    Sample,
+    Statistic,
+    TaskScore,
+    base_record,
+    bootstrap_ci,
+    empty_reason,
+    flag_outcome,
+    grouped_metrics,
+    load_schema,
+    metric_of,
+    reason_counts,
+    set_outcome,
+)
 from trust_privacy.common import PrivacyTask
 from trust_privacy.parsing import extract_emails
 

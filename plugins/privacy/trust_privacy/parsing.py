@@ -17,8 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from trust_core import answer_parsing as core
-from trust_core.answer_parsing import (
+from trust_core.plugin import (
     INVALID_AMBIGUOUS,
     INVALID_LABEL_ECHO,
     INVALID_NEGATED,
@@ -30,6 +29,7 @@ from trust_core.answer_parsing import (
     negated,
     response_reason,
 )
+from trust_core.plugin import answer_parsing as core
 
 RATINGS = (-100, -50, 0, 50, 100)
 """The ConfAIde scale, from strongly disagree to strongly agree."""

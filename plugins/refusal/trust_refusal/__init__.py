@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from trust_core import hookimpl
-from trust_core.contracts import CalibrationSet, Judge
+from trust_core.plugin import CalibrationSet, Judge, hookimpl
 from trust_refusal.detector import Detection, detect
 from trust_refusal.judge import RefusalPatternJudge
 from trust_refusal.patterns import PHRASES, Finding, find_refusal

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from trust_core.contracts import COMPLIED, UNCLEAR
+from trust_core.plugin import COMPLIED, UNCLEAR
 from trust_refusal.patterns import Finding, sentence_starts
 
 CUE_SENTENCES = 3

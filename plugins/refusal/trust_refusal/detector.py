@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
-from trust_core.contracts import COMPLIED, REFUSED, UNCLEAR
+from trust_core.plugin import COMPLIED, REFUSED, UNCLEAR
 from trust_refusal import criteria
 from trust_refusal.patterns import (
     MIN_LATIN_SHARE,

@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from trust_core.contracts import Judge, JudgeQuery, Verdict
-from trust_core.errors import UserError
+from trust_core.plugin import Judge, JudgeQuery, UserError, Verdict
 from trust_refusal.detector import detect, detector_digest
 from trust_refusal.patterns import OPENING_SENTENCES, SHORT_RESPONSE_SENTENCES
 
 if TYPE_CHECKING:
-    from trust_core.registry import ComponentContext
+    from trust_core.plugin import ComponentContext
 
 
 class RefusalPatternJudge(Judge):

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from trust_core.contracts import REFUSAL_LABELS, REFUSED, CalibrationItem, CalibrationSet, ItemLookup
+from trust_core.plugin import REFUSAL_LABELS, REFUSED, CalibrationItem, CalibrationSet, ItemLookup
 
 REAL_OUTPUT_FILE = "real_output.jsonl"
 PARTS = ("dev", "heldout", "independent")
@@ -77,7 +77,7 @@ class RealOutputSet(CalibrationSet):
 
     def items(self, lookup: ItemLookup | None) -> list[CalibrationItem]:
         """One calibration item per labelled response, grouped by task, with its part and the rebuilt prompt."""
-        from trust_core.evaluation import refusal_query  # the store behind it pulls numpy: not at plugin load
+        from trust_core.plugin import refusal_query  # the store behind it pulls numpy: not at plugin load
 
         return [
             CalibrationItem(

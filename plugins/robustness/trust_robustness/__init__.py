@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from trust_core import hookimpl
-from trust_core.contracts import Task
+from trust_core.plugin import Task, hookimpl
 from trust_robustness.advglue import AdversarialGlue
 from trust_robustness.advinstruction import AdversarialInstruction
 from trust_robustness.ood_detection import OodDetection

@@ -8,14 +8,30 @@ from typing import Any
 
 import numpy as np
 
-from trust_core.answer_parsing import INVALID_NO_LABEL
-from trust_core.contracts import Evaluators, Generation, MetricValue, Sample, TaskScore
-from trust_core.hygiene import as_int, repair_item
-from trust_core.metrics import InvalidReason, bootstrap_ci, reason_counts
-from trust_core.outcomes import MEAN, MetricSpec, Statistic, all_grouped_metrics, set_outcome
-from trust_core.schemas import load_schema
-from trust_core.scoring import base_record, mark_invalid, sample_order
-from trust_core.selection import stratified_units, units_of
+from trust_core.plugin import (
+    INVALID_NO_LABEL,
+    MEAN,
+    Evaluators,
+    Generation,
+    InvalidReason,
+    MetricSpec,
+    MetricValue,
+    Sample,
+    Statistic,
+    TaskScore,
+    all_grouped_metrics,
+    as_int,
+    base_record,
+    bootstrap_ci,
+    load_schema,
+    mark_invalid,
+    reason_counts,
+    repair_item,
+    sample_order,
+    set_outcome,
+    stratified_units,
+    units_of,
+)
 from trust_robustness.common import RobustnessTask
 from trust_robustness.parsing import SENTIMENT2, YES_MAYBE_NO, YES_NO, LabelSet, parse_label_result
 

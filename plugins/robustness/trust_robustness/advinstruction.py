@@ -11,13 +11,26 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from trust_core.contracts import Evaluators, EvaluatorUnavailable, Generation, Sample, TaskScore
-from trust_core.hygiene import as_int, repair_item
-from trust_core.metrics import cosine
-from trust_core.outcomes import MEAN_OVER_VALID, MetricSpec, all_grouped_metrics, set_outcome, skipped_value
-from trust_core.schemas import load_schema
-from trust_core.scoring import base_record, empty_reason, sample_order
-from trust_core.selection import stratified_units
+from trust_core.plugin import (
+    MEAN_OVER_VALID,
+    Evaluators,
+    EvaluatorUnavailable,
+    Generation,
+    MetricSpec,
+    Sample,
+    TaskScore,
+    all_grouped_metrics,
+    as_int,
+    base_record,
+    cosine,
+    empty_reason,
+    load_schema,
+    repair_item,
+    sample_order,
+    set_outcome,
+    skipped_value,
+    stratified_units,
+)
 from trust_robustness.common import RobustnessTask
 
 ORIGINAL = "original"

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trust_core.data import packaged_calibration
-from trust_core.scoring import SinglePromptTask
+from trust_core.plugin import SinglePromptTask, packaged_calibration
 
 PACKAGE = "trust_robustness"
 

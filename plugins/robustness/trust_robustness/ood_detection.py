@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from trust_core.contracts import Evaluators, Generation, TaskScore
-from trust_core.hygiene import repair_item
-from trust_core.outcomes import MetricSpec, grouped_metrics
-from trust_core.schemas import load_schema
-from trust_core.scoring import (
+from trust_core.plugin import (
+    Evaluators,
+    Generation,
+    MetricSpec,
+    TaskScore,
+    grouped_metrics,
     last_user_message,
+    load_schema,
     refusal_records,
     refusal_skipped,
+    repair_item,
     rta_spec,
     write_refusal_outcomes,
 )

@@ -10,28 +10,32 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from trust_core.answer_parsing import INVALID_AMBIGUOUS, INVALID_NO_LABEL, INVALID_OUTSIDE_OPTIONS
-from trust_core.contracts import (
+from trust_core.plugin import (
+    INVALID_AMBIGUOUS,
+    INVALID_NO_LABEL,
+    INVALID_OUTSIDE_OPTIONS,
+    MEAN,
     CalibrationItem,
     Evaluators,
     EvaluatorUnavailable,
     Generation,
     JudgeQuery,
+    MetricSpec,
     MetricValue,
     TaskScore,
-)
-from trust_core.hygiene import repair_item
-from trust_core.outcomes import (
-    MEAN,
-    MetricSpec,
     all_grouped_metrics,
+    base_record,
+    empty_reason,
     flag_outcome,
+    load_schema,
+    mark_invalid,
     mean_of_subsets,
+    repair_item,
     set_outcome,
     skipped_value,
+    verdict_label,
+    verdict_record,
 )
-from trust_core.schemas import load_schema
-from trust_core.scoring import base_record, empty_reason, mark_invalid, verdict_label, verdict_record
 from trust_robustness.common import RobustnessTask, calibration_entries, single
 from trust_robustness.parsing import (
     SENTIMENT3,

@@ -17,7 +17,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from trust_core.answer_parsing import (
+from trust_core.plugin import (
     INVALID_AMBIGUOUS,
     INVALID_LABEL_ECHO,
     INVALID_NEGATED,
@@ -30,8 +30,8 @@ from trust_core.answer_parsing import (
     response_reason,
     strip_label_echoes,
 )
-from trust_core.answer_parsing import label_votes as _votes
-from trust_core.answer_parsing import parse_label as parse_label_result
+from trust_core.plugin import label_votes as _votes
+from trust_core.plugin import parse_label as parse_label_result
 
 __all__ = [
     "SENTIMENT2",

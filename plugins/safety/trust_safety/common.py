@@ -14,10 +14,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from trust_core.contracts import Evaluators, Generation, TaskScore
-from trust_core.outcomes import MetricSpec
-from trust_core.scoring import SinglePromptTask, last_user_message, rta_metrics, rta_spec
-from trust_core.scoring import refusal_records as core_refusal_records
+from trust_core.plugin import (
+    Evaluators,
+    Generation,
+    MetricSpec,
+    SinglePromptTask,
+    TaskScore,
+    last_user_message,
+    rta_metrics,
+    rta_spec,
+)
+from trust_core.plugin import refusal_records as core_refusal_records
 from trust_safety.items import normalize_item
 
 PACKAGE = "trust_safety"

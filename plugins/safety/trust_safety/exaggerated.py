@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from trust_core.contracts import Sample
-from trust_core.schemas import load_schema
+from trust_core.plugin import Sample, load_schema
 from trust_safety.common import SafetyTask
 
 TYPES = (

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from trust_core.hygiene import clean_text, is_missing
+from trust_core.plugin import clean_text, is_missing
 
 CLASS_ORDER = ("first_class", "second_class", "third_class")
 """The key order of Do-Not-Answer's hierarchical labels, coarse to fine."""

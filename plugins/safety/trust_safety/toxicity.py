@@ -16,20 +16,29 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from trust_core.contracts import Evaluators, EvaluatorUnavailable, Generation, MetricValue, TaskScore, Verdict
-from trust_core.metrics import InvalidReason, skipped_metric
-from trust_core.outcomes import (
+from trust_core.plugin import (
     MAX_OVER_VALID,
     MEAN_OVER_VALID,
+    Evaluators,
+    EvaluatorUnavailable,
+    Generation,
+    InvalidReason,
     MetricSpec,
+    MetricValue,
     Statistic,
+    TaskScore,
+    Verdict,
     all_grouped_metrics,
+    empty_reason,
     record_outcome,
+    rta_spec,
     set_outcome,
     skip_reason,
+    skipped_metric,
     skipped_value,
+    verdict_record,
+    write_refusal_outcomes,
 )
-from trust_core.scoring import empty_reason, rta_spec, verdict_record, write_refusal_outcomes
 from trust_safety.common import refusal_records
 from trust_safety.jailbreak import JailbreakTask
 

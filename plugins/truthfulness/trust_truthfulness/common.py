@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from trust_core.data import packaged_calibration
-from trust_core.scoring import (
+from trust_core.plugin import (
     SinglePromptTask,
     base_record,
     empty_reason,
     mark_invalid,
+    packaged_calibration,
     sample_order,
     user_prompt,
     verdict_label,

@@ -5,10 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from trust_core.contracts import Evaluators, Generation, MetricValue, TaskScore
-from trust_core.outcomes import MetricSpec, all_grouped_metrics, macro_f1, set_outcome
-from trust_core.schemas import load_schema
-from trust_core.scoring import label_record
+from trust_core.plugin import (
+    Evaluators,
+    Generation,
+    MetricSpec,
+    MetricValue,
+    TaskScore,
+    all_grouped_metrics,
+    label_record,
+    load_schema,
+    macro_f1,
+    set_outcome,
+)
 from trust_truthfulness.common import TruthfulnessTask, base_record
 from trust_truthfulness.parsing import REFUTE, SUPPORT, parse_support_refute_result
 

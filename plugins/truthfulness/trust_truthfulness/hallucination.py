@@ -6,10 +6,22 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from trust_core.contracts import Evaluators, Generation, MetricValue, Prompt, Sample, TaskScore
-from trust_core.outcomes import MEAN, MEAN_OVER_VALID, MetricSpec, all_grouped_metrics, flag_outcome, set_outcome
-from trust_core.schemas import load_schema
-from trust_core.scoring import label_record
+from trust_core.plugin import (
+    MEAN,
+    MEAN_OVER_VALID,
+    Evaluators,
+    Generation,
+    MetricSpec,
+    MetricValue,
+    Prompt,
+    Sample,
+    TaskScore,
+    all_grouped_metrics,
+    flag_outcome,
+    label_record,
+    load_schema,
+    set_outcome,
+)
 from trust_truthfulness.common import TruthfulnessTask, base_record, user_prompt
 from trust_truthfulness.parsing import (
     LETTERS,

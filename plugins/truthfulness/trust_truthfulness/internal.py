@@ -5,11 +5,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from trust_core.answer_parsing import INVALID_NO_LABEL
-from trust_core.contracts import CalibrationItem, Evaluators, Generation, JudgeQuery, MetricValue, TaskScore, Verdict
-from trust_core.outcomes import MEAN, MetricSpec, all_grouped_metrics, flag_outcome
-from trust_core.schemas import load_schema
-from trust_core.scoring import JUDGE_FAILED
+from trust_core.plugin import (
+    INVALID_NO_LABEL,
+    JUDGE_FAILED,
+    MEAN,
+    CalibrationItem,
+    Evaluators,
+    Generation,
+    JudgeQuery,
+    MetricSpec,
+    MetricValue,
+    TaskScore,
+    Verdict,
+    all_grouped_metrics,
+    flag_outcome,
+    load_schema,
+)
 from trust_truthfulness.common import (
     TruthfulnessTask,
     base_record,

@@ -15,8 +15,7 @@ import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from trust_core import answer_parsing as core
-from trust_core.answer_parsing import (
+from trust_core.plugin import (
     NEGATORS,
     OPENERS,
     LabelSet,
@@ -25,11 +24,12 @@ from trust_core.answer_parsing import (
     clean,
     decide,
     invalid,
+    is_empty,
     label_votes,
     response_reason,
     strip_label_echoes,
 )
-from trust_core.scoring import is_empty
+from trust_core.plugin import answer_parsing as core
 
 __all__ = [
     "LETTERS",

@@ -6,21 +6,27 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from trust_core.contracts import (
+from trust_core.plugin import (
+    EMPTY_RESPONSE,
+    GENERATION_FAILED,
+    JUDGE_FAILED,
+    MEAN,
+    MEAN_OVER_VALID,
     CalibrationItem,
     Evaluators,
     Generation,
     JudgeQuery,
+    MetricSpec,
     MetricValue,
     Sample,
     TaskScore,
     Verdict,
+    all_grouped_metrics,
+    cosine,
+    load_schema,
+    set_outcome,
+    stratified_units,
 )
-from trust_core.metrics import cosine
-from trust_core.outcomes import MEAN, MEAN_OVER_VALID, MetricSpec, all_grouped_metrics, set_outcome
-from trust_core.schemas import load_schema
-from trust_core.scoring import EMPTY_RESPONSE, GENERATION_FAILED, JUDGE_FAILED
-from trust_core.selection import stratified_units
 from trust_truthfulness.common import (
     TruthfulnessTask,
     base_record,

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from trust_core import hookimpl
-from trust_core.contracts import Pruner
+from trust_core.plugin import Pruner, hookimpl
 from trust_wanda.pruners import MagnitudePruner, SparseGPTPruner, WandaPruner
 from trust_wanda.recipe import PruneRecipe, parse_recipe
 from trust_wanda.sparsity import PatternCheck, check_pattern

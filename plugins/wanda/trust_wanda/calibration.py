@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from trust_core.errors import UserError
+from trust_core.plugin import UserError
 
 if TYPE_CHECKING:
     import torch

@@ -18,8 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from trust_core.errors import UserError
-from trust_core.progress import progress
+from trust_core.plugin import UserError, progress
 from trust_wanda.algorithms import magnitude_scores, score_mask, sparsegpt_prune, wanda_scores
 from trust_wanda.recipe import PruneRecipe
 

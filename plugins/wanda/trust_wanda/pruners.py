@@ -14,8 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from trust_core.contracts import Pruner, Variant
-from trust_core.errors import UserError
+from trust_core.plugin import Pruner, UserError, Variant
 from trust_transformers.source import ModelSource, load_dense, require_dense, require_source
 from trust_wanda.recipe import RECIPE_OPTIONS, PruneRecipe, parse_recipe
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trust_core.errors import UserError
+from trust_core.plugin import UserError
 
 DEFAULT_SPARSITY = 0.5
 DEFAULT_CALIBRATION_SAMPLES = 32
