@@ -245,3 +245,43 @@ def test_a_study_killed_mid_way_finishes_on_rerun_with_no_duplicate_work(tmp_pat
     assert len(generated) == 8 and len(set(generated)) == 8  # nothing generated twice
     assert "1/2 dense: done earlier" in again.stderr
     assert [row["status"] for row in study_status(out)] == ["done", "done"]
+
+
+ISSUE_FORM = """
+[study]
+name = "smollm2-compression"
+model = "smollm2"
+tasks = ["truthfulness/hallucination", "safety/misuse"]
+limit = 3
+
+[[variants]]
+name = "dense"
+
+[[variants]]
+name = "hqq-4bit"
+quantize = "hqq"
+recipe = { bits = 4, group_size = 64 }
+
+[[variants]]
+name = "magnitude-2of4"
+prune = "magnitude"
+recipe = { pattern = "2:4" }
+
+[[sweeps]]
+prune = "magnitude"
+recipe = { sparsity = [0.1, 0.3] }
+"""
+
+
+def test_the_study_form_of_issue_11_is_read_as_written(tmp_path: Path) -> None:
+    study = load_study(_write(tmp_path, ISSUE_FORM))
+    assert [v.name for v in study.variants] == [
+        "dense",
+        "hqq-4bit",
+        "magnitude-2of4",
+        "magnitude-sparsity0.1",
+        "magnitude-sparsity0.3",
+    ]
+    assert study.base == "dense" and study.base_model == "smollm2" and study.shared["limit"] == 3
+    assert study.variants[1].recipe == {"bits": 4, "group_size": 64}
+    assert variant_argv(study, study.variants[4])[-4:] == ["--prune", "magnitude", "--recipe", "sparsity=0.3"]
