@@ -64,3 +64,29 @@ def archive() -> Path:
     if not ARCHIVE.is_file():
         pytest.skip(f"TrustLLM archive not found at {ARCHIVE}")
     return ARCHIVE
+
+
+SCRIPTED_STUDY = """
+[study]
+name = "scripted-study"
+model = "scripted:echo"
+tasks = ["private/echo"]
+[[variants]]
+name = "dense"
+[[variants]]
+name = "refusing"
+model = "scripted:refuse"
+[[sweeps]]
+quantize = "copy"
+recipe = { bits = [4, 8] }
+"""
+"""A study of the scripted plugin: the echo model dense, one that refuses everything, and two copies."""
+
+
+def run_scripted_study(folder: Path) -> Path:
+    """:data:`SCRIPTED_STUDY` run into ``folder/s`` (milliseconds a variant, no model); its run directory."""
+    (folder / "study.toml").write_text(SCRIPTED_STUDY)
+    args = ("study", "run", str(folder / "study.toml"), "--run-dir", str(folder / "s"))
+    result = trust_subprocess("--plugin-dir", str(PLUGIN_DIR), *args, env={"TRUST_LOAD_PLUGINS": ""})
+    assert result.code == 0, result.stderr
+    return folder / "s"

@@ -8,34 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from conftest import run_scripted_study
 from trust_core.export import COLUMNS
 
 NO_ENTRY_POINTS = {"TRUST_LOAD_PLUGINS": ""}
-STUDY = """
-[study]
-model = "scripted:echo"
-tasks = ["private/echo"]
-[[variants]]
-name = "dense"
-[[variants]]
-name = "refusing"
-model = "scripted:refuse"
-[[sweeps]]
-quantize = "copy"
-recipe = { bits = [4, 8] }
-"""
 
 
 @pytest.fixture(scope="module")
 def study_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from conftest import PLUGIN_DIR, trust_subprocess
-
-    folder = tmp_path_factory.mktemp("export")
-    (folder / "study.toml").write_text(STUDY)
-    args = ("--plugin-dir", str(PLUGIN_DIR), "study", "run", str(folder / "study.toml"), "--run-dir", str(folder / "s"))
-    result = trust_subprocess(*args, env=NO_ENTRY_POINTS)
-    assert result.code == 0, result.stderr
-    return folder / "s"
+    return run_scripted_study(tmp_path_factory.mktemp("export"))
 
 
 def _export(scripted, study_dir: Path, form: str) -> Path:

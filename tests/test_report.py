@@ -10,41 +10,21 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PLUGIN_DIR, REPO, trust_subprocess
+from conftest import PLUGIN_DIR, REPO, run_scripted_study, trust_subprocess
 
 NO_ENTRY_POINTS = {"TRUST_LOAD_PLUGINS": ""}
 ARTEFACTS = Path(os.environ.get("TRUST_TEST_ARTEFACTS", REPO / ".test-artefacts"))
 """Where the report's screenshot is kept (``$TRUST_TEST_ARTEFACTS``, default ``.test-artefacts/``)."""
 
-STUDY = """
-[study]
-name = "report-study"
-model = "scripted:echo"
-tasks = ["private/echo"]
-[[variants]]
-name = "dense"
-[[variants]]
-name = "refusing"
-model = "scripted:refuse"
-[[sweeps]]
-quantize = "copy"
-recipe = { bits = [4, 8] }
-"""
-
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("report")
-    (folder / "study.toml").write_text(STUDY)
-    plugin = ("--plugin-dir", str(PLUGIN_DIR))
-    ran = trust_subprocess(
-        *plugin, "study", "run", str(folder / "study.toml"), "--run-dir", str(folder / "s"), env=NO_ENTRY_POINTS
-    )
-    assert ran.code == 0, ran.stderr
-    args = ("report", str(folder / "s"), "--out", str(folder / "report.html"), "--figures", str(folder / "figures"))
-    made = trust_subprocess(*plugin, *args, env=NO_ENTRY_POINTS)
+    study_dir = run_scripted_study(tmp_path_factory.mktemp("report"))
+    out, figures = study_dir.parent / "report.html", study_dir.parent / "figures"
+    args = ("report", str(study_dir), "--out", str(out), "--figures", str(figures))
+    made = trust_subprocess("--plugin-dir", str(PLUGIN_DIR), *args, env=NO_ENTRY_POINTS)
     assert made.code == 0, made.stderr
-    return folder / "report.html"
+    return out
 
 
 def test_the_report_is_one_self_contained_file_with_every_section(report: Path) -> None:
