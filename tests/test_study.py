@@ -285,3 +285,13 @@ def test_the_study_form_of_issue_11_is_read_as_written(tmp_path: Path) -> None:
     assert study.base == "dense" and study.base_model == "smollm2" and study.shared["limit"] == 3
     assert study.variants[1].recipe == {"bits": 4, "group_size": 64}
     assert variant_argv(study, study.variants[4])[-4:] == ["--prune", "magnitude", "--recipe", "sparsity=0.3"]
+
+
+def test_compare_and_report_of_an_unfinished_study_leave_out_what_has_no_results(scripted, tmp_path: Path) -> None:
+    text = STUDY.replace('model = "scripted:refuse"', 'model = "not-a-model"')
+    out = tmp_path / "out"
+    scripted("study", "run", str(_write(tmp_path, text)), "--run-dir", str(out), env=NO_ENTRY_POINTS)
+    compared = scripted("compare", str(out), "--json", env=NO_ENTRY_POINTS)
+    assert compared.code == 0, compared.stderr
+    assert "warning: left out, no results yet: refusing" in compared.stderr
+    assert [c["variant"] for c in compared.json()["comparisons"]] == ["copy-bits4", "copy-bits8"]

@@ -612,7 +612,7 @@ def compare(
     if not variants:
         from trust_core.studies import study_runs
 
-        base, listed = study_runs(base)
+        base, listed = study_runs(base, warn=lambda line: click.echo(line, err=True))
         variants = tuple(listed)
         if not variants:
             raise UserError(f"{base.parent.parent}: the study has no variant besides its base")
@@ -663,7 +663,7 @@ def export_command(ctx: click.Context, /, run_dirs: tuple[Path, ...], form: str,
 
     folders = list(run_dirs)
     if len(folders) == 1 and (folders[0] / "study.json").is_file():
-        base, listed = study_runs(folders[0])
+        base, listed = study_runs(folders[0], warn=lambda line: click.echo(line, err=True))
         folders = [base, *listed]
     sides = [load_side(folder) for folder in folders]
     tasks = {cls.id: cls() for cls in _registry(ctx).tasks()}
@@ -700,7 +700,7 @@ def report_command(
     folders, study = list(run_dirs), None
     if len(folders) == 1 and (folders[0] / "study.json").is_file():
         study = read_index(folders[0])
-        base, listed = study_runs(folders[0])
+        base, listed = study_runs(folders[0], warn=lambda line: click.echo(line, err=True))
         folders = [base, *listed]
     sides = [load_side(folder) for folder in folders]
     tasks = {cls.id: cls() for cls in _registry(ctx).tasks()}

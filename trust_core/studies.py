@@ -391,14 +391,23 @@ def read_index(run_dir: Path) -> dict[str, Any] | None:
     return index if isinstance(index, dict) else None
 
 
-def study_runs(run_dir: Path) -> tuple[Path, list[Path]]:
-    """The base's run directory and the variants' (in the study's order) of a study directory."""
+def study_runs(run_dir: Path, warn: Any = None) -> tuple[Path, list[Path]]:
+    """The base's run directory and the finished variants' (in the study's order) of a study directory.
+
+    Variants without results yet (pending, running, failed) are left out, named through ``warn`` (a callable
+    taking one line); a base without results is an error."""
     index = read_index(run_dir)
     if index is None:
         raise UserError(f"{run_dir}: no {STUDY_INDEX} (is it a study's --run-dir?)")
     base = index.get("base") or index["variants"][0]["name"]
     folders = {entry["name"]: run_dir / entry["run_dir"] for entry in index["variants"]}
-    return folders[base], [folder for name, folder in folders.items() if name != base]
+    finished = {name for name, folder in folders.items() if (folder / "results.json").is_file()}
+    if base not in finished:
+        raise UserError(f"{run_dir}: the base {base} has no results yet (trust study status {run_dir})")
+    unfinished = [name for name in folders if name not in finished]
+    if unfinished and warn is not None:
+        warn(f"warning: left out, no results yet: {', '.join(unfinished)} (trust study status {run_dir})")
+    return folders[base], [folder for name, folder in folders.items() if name != base and name in finished]
 
 
 def study_status(run_dir: Path) -> list[dict[str, Any]]:
