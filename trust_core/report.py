@@ -154,6 +154,8 @@ def bars_spec(rows: Sequence[Mapping[str, Any]], title: str, variants: Sequence[
     x = {"field": "subset", "type": "nominal", "title": None, "axis": {"labelAngle": -30}}
     offset = {"field": "variant", "type": "nominal", "sort": list(variants)}
     color = {"field": "variant", "type": "nominal", "sort": list(variants), "legend": {"orient": "bottom"}}
+    numbers = [v for row in rows for v in (row["value"], row["ci_low"], row["ci_high"]) if v is not None]
+    y_scale = {"domain": [0, 1]} if numbers and all(0.0 <= v <= 1.0 for v in numbers) else {"zero": True}
     return {
         "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
         "title": title,
@@ -166,7 +168,7 @@ def bars_spec(rows: Sequence[Mapping[str, Any]], title: str, variants: Sequence[
                 "encoding": {
                     "x": x,
                     "xOffset": offset,
-                    "y": {"field": "value", "type": "quantitative", "title": "value"},
+                    "y": {"field": "value", "type": "quantitative", "title": "value", "scale": y_scale},
                     "color": color,
                     "tooltip": tooltip,
                 },
