@@ -13,7 +13,6 @@ import pytest
 
 from conftest import PLUGIN_DIR, REPO, trust_subprocess
 
-NO_ENTRY_POINTS = {"TRUST_LOAD_PLUGINS": ""}
 ARTEFACTS = Path(os.environ.get("TRUST_TEST_ARTEFACTS", REPO / ".test-artefacts"))
 """Where the report's screenshot is kept (``$TRUST_TEST_ARTEFACTS``, default ``.test-artefacts/``)."""
 
