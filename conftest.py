@@ -12,11 +12,17 @@ with a line in the report header saying so.
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
 
 _ROOT = Path(__file__).parent
+
+sys.dont_write_bytecode = False
+"""pytest caches its assertion-rewritten test modules as bytecode (``__pycache__``, git-ignored); with
+PYTHONDONTWRITEBYTECODE set, as on some machines, every pytest-xdist worker would rewrite every test module on
+every run (10 s each on 2 cores)."""
 
 
 def _missing_plugins() -> list[str]:

@@ -32,6 +32,7 @@ import pytest
 from conftest import REPO, Completed
 from trust_core.cli import cli, hoist_plugin_dirs
 from trust_core.flag_translation import translate_flags
+from trust_core.testing import run_cli
 from trust_core.testing_http import Recorded, Reply, ScriptedServer
 
 DOCUMENTS = ("README.md", "docs/user-guide.md", "docs/compression.md", "docs/evaluators.md", "docs/plugins.md")
@@ -391,13 +392,13 @@ hallucination sample: made by ``trust evaluate`` of imported answers, no model."
 
 
 def _write_compared_runs(folder: Path, items: list[dict]) -> None:
-    env = {**os.environ, "TRUST_LOAD_PLUGINS": "truthfulness,refusal", "TRUST_PROGRESS": "0"}
+    env = {"TRUST_LOAD_PLUGINS": "truthfulness,refusal"}
     for name, answer in COMPARED_RUNS.items():
         answers = folder / "answers" / name / "truthfulness"
         answers.mkdir(parents=True)
         (answers / "hallucination.json").write_text(_with_answers(items, answer), encoding="utf-8")
         argv = ["evaluate", "--generations", str(answers.parent), "--run-dir", str(folder / "runs" / name)]
-        done = subprocess.run([sys.executable, "-m", "trust_core", *argv], capture_output=True, text=True, env=env)
+        done = run_cli(*argv, env=env)
         assert done.returncode == 0, done.stderr
 
 
@@ -479,19 +480,24 @@ class Workspace:
         prerequisite = OFFLINE[documented.command].after
         if prerequisite is not None:
             self.expect_success(by_command(prerequisite), archive)
-        env = {key: value for key, value in os.environ.items() if not key.startswith("TRUST_")}
-        env |= {"TRUST_PROGRESS": "0", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-        env |= dict.fromkeys(("OPENAI_API_KEY", "OPENAI_BASE_URL", "GEMINI_API_KEY", "PERSPECTIVE_API_KEY"), "")
-        proc = subprocess.run(
-            [sys.executable, "-m", "trust_core", *self.argv(documented, archive)],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=self.folder,
-            timeout=900,
-        )
-        self.done[documented.command] = Completed(proc.returncode, proc.stdout, proc.stderr)
+        self.done[documented.command] = self._execute(self.argv(documented, archive), OFFLINE[documented.command])
         return self.done[documented.command]
+
+    def _execute(self, argv: list[str], runs: Runs) -> Completed:
+        """``trust ARGV`` in the workspace with no TRUST_ variables and no API keys: in this process, or in a
+        process of its own for a command that loads a model (its memory and native output stay there)."""
+        offline = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+        offline |= dict.fromkeys(("OPENAI_API_KEY", "OPENAI_BASE_URL", "GEMINI_API_KEY", "PERSPECTIVE_API_KEY"), "")
+        if runs.stage != MODEL_STAGE:
+            cleared: dict[str, str | None] = {key: None for key in os.environ if key.startswith("TRUST_")}
+            return run_cli(*argv, env={**cleared, **offline}, cwd=self.folder)
+        env = {key: value for key, value in os.environ.items() if not key.startswith("TRUST_")}
+        env |= {"TRUST_PROGRESS": "0", **offline}
+        proc = subprocess.run(
+            [sys.executable, "-m", "trust_core", *argv], capture_output=True, text=True, env=env, cwd=self.folder,
+            timeout=900,
+        )  # fmt: skip
+        return Completed(proc.returncode, proc.stdout, proc.stderr)
 
     def expect_success(self, documented: Documented, archive: Path | None) -> Completed:
         """Run it and fail, naming the documented command and where it is documented, unless it succeeds."""

@@ -3,6 +3,7 @@ MiniLM as embedder, the truthfulness plugin's packaged sample and the real Trust
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -127,7 +128,7 @@ def test_hf_backend_runs_the_default_model(trust, tmp_path: Path):
 
 def _ok_rows(run_dir: Path) -> dict[str, tuple]:
     try:
-        with sqlite3.connect(run_dir / "store.sqlite") as db:
+        with contextlib.closing(sqlite3.connect(run_dir / "store.sqlite")) as db:
             rows = db.execute("SELECT key, text, attempts, created_at FROM responses WHERE status = 'ok'")
             return {row[0]: row[1:] for row in rows}
     except sqlite3.OperationalError:

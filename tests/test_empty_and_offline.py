@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PLUGIN_DIR, REPO, Completed, trust_subprocess
+from conftest import PLUGIN_DIR, REPO, Completed, trust_in_process, trust_subprocess
 from trust_core.contracts import Sample
 from trust_core.data import LoadedData
 from trust_core.runner import TaskData, limit_notes
@@ -34,10 +34,11 @@ CACHED_COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
 def _cli(*args: str, plugins: str = "", env: dict[str, str] | None = None) -> Completed:
-    """The CLI with the scripted plugin and only the entry-point plugins named in ``plugins``."""
-    return trust_subprocess(
-        "--plugin-dir", str(PLUGIN_DIR), *args, env={"TRUST_LOAD_PLUGINS": plugins, **(env or {})}, timeout=300
-    )
+    """The CLI with the scripted plugin and only the entry-point plugins named in ``plugins``: in this process, or
+    in one of its own when ``env`` sets HF_ variables (huggingface_hub reads them once, when it is imported)."""
+    env = {"TRUST_LOAD_PLUGINS": plugins, **(env or {})}
+    runner = trust_subprocess if any(name.startswith("HF_") for name in env) else trust_in_process
+    return runner("--plugin-dir", str(PLUGIN_DIR), *args, env=env)
 
 
 def _closed_port() -> int:

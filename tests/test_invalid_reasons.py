@@ -9,8 +9,6 @@ import itertools
 import json
 import os
 import re
-import subprocess
-import sys
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,7 +29,7 @@ from trust_core.registry import ALLOW_LIST_ENV, Registry
 from trust_core.results import metric_record, summary_table
 from trust_core.schemas import load_schema, validator
 from trust_core.scoring import INVALID_REASONS, reasons_of
-from trust_core.testing import Respond, generate, packaged_items, samples_of
+from trust_core.testing import Respond, generate, packaged_items, run_cli, samples_of
 
 DIMENSIONS = ("truthfulness", "safety", "fairness", "robustness", "privacy", "ethics")
 
@@ -310,10 +308,9 @@ def test_evaluate_writes_reasons_to_samples_and_counts_to_results(tmp_path: Path
     folder = tmp_path / "generations" / "truthfulness"
     folder.mkdir(parents=True)
     (folder / "external.json").write_text(json.dumps(items), encoding="utf-8")
-    command = [sys.executable, "-m", "trust_core", "evaluate", "--tasks", "use_external_knowledge"]
+    command = ["evaluate", "--tasks", "use_external_knowledge"]
     command += ["--generations", str(tmp_path / "generations"), "--run-dir", str(tmp_path / "run")]
-    env = {**os.environ, "TRUST_PROGRESS": "0", ALLOW_LIST_ENV: "truthfulness"}
-    completed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    completed = run_cli(*command, env={ALLOW_LIST_ENV: "truthfulness"}, cwd=tmp_path)
     assert completed.returncode == 0, completed.stderr
     records = [json.loads(line) for line in (tmp_path / "run" / "samples.jsonl").read_text().splitlines()]
     invalid = [record for record in records if record["invalid"]]

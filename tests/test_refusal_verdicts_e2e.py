@@ -5,13 +5,10 @@ reporting its unclear share."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from trust_core.registry import ALLOW_LIST_ENV, Registry
-from trust_core.testing import packaged_items
+from trust_core.testing import packaged_items, run_cli
 
 REFUSAL_TASKS = (
     "safety/jailbreak",
@@ -46,10 +43,9 @@ def test_every_rta_task_records_one_verdict_key_and_the_unclear_share(tmp_path: 
         path = tmp_path / "generations" / task.data_file
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(items), encoding="utf-8")
-    command = [sys.executable, "-m", "trust_core", "evaluate", "--tasks", ",".join(REFUSAL_TASKS)]
+    command = ["evaluate", "--tasks", ",".join(REFUSAL_TASKS)]
     command += ["--generations", str(tmp_path / "generations"), "--run-dir", str(tmp_path / "run")]
-    env = {**os.environ, "TRUST_PROGRESS": "0"}
-    completed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
+    completed = run_cli(*command, cwd=tmp_path)
     assert completed.returncode == 0, completed.stderr
     records = [json.loads(line) for line in (tmp_path / "run" / "samples.jsonl").read_text().splitlines()]
     judged = [r for r in records if r["task"] in REFUSAL_TASKS and r.get("refusal") is not None]

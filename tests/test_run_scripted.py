@@ -3,6 +3,7 @@ failures, bad input, secrets, stages, imported generations. Milliseconds per run
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -24,7 +25,7 @@ NO_ENTRY_POINTS = {"TRUST_LOAD_PLUGINS": ""}
 
 def _rows(run_dir: Path) -> dict[str, tuple]:
     try:
-        with sqlite3.connect(run_dir / "store.sqlite") as db:
+        with contextlib.closing(sqlite3.connect(run_dir / "store.sqlite")) as db:
             query = "SELECT key, status, text, attempts, created_at FROM responses"
             return {row[0]: row[1:] for row in db.execute(query)}
     except sqlite3.OperationalError:  # the store is being created by the process under test
@@ -313,7 +314,7 @@ def test_a_named_chat_template_renders_the_prompts(scripted, tmp_path: Path):
     args = ("run", "--model", "scripted:echo", "--tasks", "private/echo", "--run-dir", str(tmp_path))
     result = scripted(*args, "--chat-template", "bracket", env=NO_ENTRY_POINTS)
     assert result.code == 0, result.stderr
-    with sqlite3.connect(tmp_path / "store.sqlite") as db:
+    with contextlib.closing(sqlite3.connect(tmp_path / "store.sqlite")) as db:
         prompts = [row[0] for row in db.execute("SELECT rendered_prompt FROM responses")]
     assert prompts and all(p.startswith("[USER] ") and p.endswith("[ASSISTANT]") for p in prompts)
     unknown = scripted(*args, "--chat-template", "nope", env=NO_ENTRY_POINTS)

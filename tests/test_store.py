@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
 
@@ -100,7 +101,7 @@ def test_embeddings_round_trip(tmp_path: Path):
 
 def test_a_new_store_records_its_schema_version(tmp_path: Path):
     Store.in_run_dir(tmp_path).close()
-    with sqlite3.connect(tmp_path / STORE_FILE) as db:
+    with contextlib.closing(sqlite3.connect(tmp_path / STORE_FILE)) as db:
         assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (str(SCHEMA_VERSION),)
         assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
         assert db.execute("PRAGMA application_id").fetchone() == (APPLICATION_ID,)

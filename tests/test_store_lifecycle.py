@@ -7,6 +7,7 @@ Refused runs are checked by comparing a listing with hashes of the run directory
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PLUGIN_DIR, REPO, Completed
+from conftest import PLUGIN_DIR, REPO, Completed, trust_in_process
 from trust_core.contracts import GenerationResult
 from trust_core.rundir import DISCARDED, LOCK_FILE, MOVING_BACK, PREVIOUS_STORE, recover_interrupted_restart
 from trust_core.store import SCHEMA_VERSION, STORE_FILE, ResponseKey, Store, StoreError
@@ -48,7 +49,11 @@ def _snapshot(run_dir: Path) -> dict[str, str] | None:
 
 
 def _cli(*args: str, env: dict[str, str] | None = None, prefix: tuple[str, ...] = (), **popen: object) -> Completed:
-    """`python -m trust_core --plugin-dir tests/plugin_dir ...` without entry-point plugins (milliseconds)."""
+    """`trust --plugin-dir tests/plugin_dir ...` without entry-point plugins (milliseconds): in this process, or in
+    a process of its own when it needs one (``prefix`` runs it under another command, ``popen`` sets the process
+    up, e.g. a file size limit)."""
+    if not prefix and not popen:
+        return trust_in_process("--plugin-dir", str(PLUGIN_DIR), *args, env={**NO_ENTRY_POINTS, **(env or {})})
     full_env = {**os.environ, "TRUST_PROGRESS": "0", **NO_ENTRY_POINTS, **(env or {})}
     command = [*prefix, sys.executable, "-m", "trust_core", "--plugin-dir", str(PLUGIN_DIR), *args]
     proc = subprocess.run(command, capture_output=True, text=True, env=full_env, cwd=REPO, timeout=300, **popen)
@@ -70,7 +75,7 @@ def _wait_for(condition: Callable[[], bool], what: str, seconds: float = 120) ->
 
 
 def _rows(run_dir: Path, table: str = "responses") -> int:
-    with sqlite3.connect(run_dir / STORE_FILE) as db:
+    with contextlib.closing(sqlite3.connect(run_dir / STORE_FILE)) as db:
         return db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
 
 
@@ -353,7 +358,7 @@ def test_a_full_disk_during_generation_is_one_message_and_the_store_keeps_its_re
     _refused(full, f"run store {run_dir / STORE_FILE}", "free space", "run the same command again")
     kept = _rows(run_dir)
     assert 1 <= kept < 8
-    with sqlite3.connect(run_dir / STORE_FILE) as db:
+    with contextlib.closing(sqlite3.connect(run_dir / STORE_FILE)) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     resumed = _echo_run(run_dir)
     assert f"{kept} already stored, {8 - kept} generated" in resumed.stderr
@@ -386,7 +391,7 @@ def test_a_store_written_by_trust_0_1_0_opens_and_keeps_its_responses_and_verdic
     # its 8 verdicts answered the two-label refusal question of 0.1.0; the question now has three labels and the
     # task's criterion, so they are asked again under the new key — and the old rows are kept, not overwritten
     assert (counts["verdicts_cached"], counts["verdicts_computed"]) == (0, 8)
-    with sqlite3.connect(run_dir / STORE_FILE) as db:
+    with contextlib.closing(sqlite3.connect(run_dir / STORE_FILE)) as db:
         assert db.execute("SELECT COUNT(*) FROM verdicts WHERE judge = 'sorry-detector/1'").fetchone() == (16,)
         assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (str(SCHEMA_VERSION),)
         assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
@@ -394,12 +399,12 @@ def test_a_store_written_by_trust_0_1_0_opens_and_keeps_its_responses_and_verdic
 
 def test_migration_keeps_every_row(tmp_path: Path):
     _write_v1_store(tmp_path)
-    with sqlite3.connect(tmp_path / STORE_FILE) as db:
+    with contextlib.closing(sqlite3.connect(tmp_path / STORE_FILE)) as db:
         before = {
             table: db.execute(f"SELECT * FROM {table} ORDER BY key").fetchall() for table in ("responses", "verdicts")
         }
     Store.in_run_dir(tmp_path).close()
-    with sqlite3.connect(tmp_path / STORE_FILE) as db:
+    with contextlib.closing(sqlite3.connect(tmp_path / STORE_FILE)) as db:
         after = {
             table: db.execute(f"SELECT * FROM {table} ORDER BY key").fetchall() for table in ("responses", "verdicts")
         }
@@ -441,10 +446,10 @@ def test_a_second_command_on_a_busy_run_directory_exits_and_nothing_is_generated
     log = tmp_path / "generated.log"
     env = {"SCRIPTED_GENERATION_LOG": str(log)}
     run_dir = tmp_path / "run"
-    first = _start("run", "--model", "scripted:echo:1.5", "--tasks", "echo", "--run-dir", str(run_dir), env=env)
+    first = _start("run", "--model", "scripted:echo:0.75", "--tasks", "echo", "--run-dir", str(run_dir), env=env)
     _wait_for(lambda: log.exists() and log.read_text().strip() != "", "the first run to generate")
     for command in ("run", "generate", "evaluate"):
-        second = _cli(command, "--model", "scripted:echo:1.5", "--tasks", "echo", "--run-dir", str(run_dir), env=env)
+        second = _cli(command, "--model", "scripted:echo:0.75", "--tasks", "echo", "--run-dir", str(run_dir), env=env)
         _refused(second, f"run directory {run_dir} is in use by another trust command", LOCK_FILE)
         assert first.poll() is None  # the first run was still going
     _, stderr = first.communicate(timeout=120)

@@ -5,6 +5,7 @@ scripted plugin (no model)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from pathlib import Path
@@ -111,9 +112,10 @@ def test_the_base_is_the_variant_marked_base_or_the_first(tmp_path: Path) -> Non
 def test_status_tells_partial_from_not_started(tmp_path: Path) -> None:
     out = tmp_path / "out"
     (out / "runs" / "half").mkdir(parents=True)
-    with sqlite3.connect(out / "runs" / "half" / "store.sqlite") as db:
+    with contextlib.closing(sqlite3.connect(out / "runs" / "half" / "store.sqlite")) as db:
         db.execute("CREATE TABLE responses (key TEXT, status TEXT)")
         db.executemany("INSERT INTO responses VALUES (?, ?)", [("a", "ok"), ("b", "ok"), ("c", "failed")])
+        db.commit()
     variants = [
         {"name": "half", "run_dir": "runs/half", "status": "running"},
         {"name": "later", "run_dir": "runs/later", "status": "pending"},
@@ -213,7 +215,7 @@ def test_a_study_killed_mid_way_finishes_on_rerun_with_no_duplicate_work(tmp_pat
     from conftest import PLUGIN_DIR, REPO
 
     text = STUDY.replace('model = "scripted:echo"', 'model = "scripted:echo:0.1"')
-    text = text.replace('model = "scripted:refuse"', 'model = "scripted:refuse:0.2"').split("[[sweeps]]")[0]
+    text = text.replace('model = "scripted:refuse"', 'model = "scripted:refuse:0.5"').split("[[sweeps]]")[0]
     study, out, log = _write(tmp_path, text), tmp_path / "out", tmp_path / "generated.log"
     env = {**os.environ, **NO_ENTRY_POINTS, "TRUST_PROGRESS": "0", "SCRIPTED_GENERATION_LOG": str(log)}
     argv = [

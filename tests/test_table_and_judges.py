@@ -25,7 +25,7 @@ from trust_robustness.advglue import GOLD_WORDS, LABEL_SETS, AdversarialGlue
 from trust_safety.jailbreak import JailbreakTask
 from trust_truthfulness.advfact import AdversarialFactuality
 
-from conftest import Completed, trust_subprocess
+from conftest import Completed, trust_in_process, trust_subprocess
 from trust_core.judging import parse_verdict
 from trust_core.results import validate_results
 from trust_core.testing import packaged_items
@@ -72,7 +72,7 @@ COMPLIANCE = "Sure. Step 1: gather the materials. Step 2: follow the instruction
 
 
 def _trust(plugin_dir: Path, *args: str) -> Completed:
-    return trust_subprocess("--plugin-dir", str(plugin_dir), *args, env=TABLE_ENTRY_POINTS)
+    return trust_in_process("--plugin-dir", str(plugin_dir), *args, env=TABLE_ENTRY_POINTS)
 
 
 @pytest.fixture

@@ -195,6 +195,20 @@ def cohen_kappa(expected: Sequence[str], called: Sequence[str]) -> float | None:
     return (observed - chance) / (1.0 - chance)
 
 
+def coded_kappa(expected: IndexArray, called: IndexArray, categories: int) -> float | None:
+    """:func:`cohen_kappa` of two labelings coded as integers in ``range(categories)`` (vectorised, for
+    bootstrap resamples)."""
+    n = len(expected)
+    if n == 0:
+        return None
+    observed = float((expected == called).sum()) / n
+    chance = float((np.bincount(expected, minlength=categories) * np.bincount(called, minlength=categories)).sum())
+    chance /= n * n
+    if chance >= 1.0:
+        return None
+    return (observed - chance) / (1.0 - chance)
+
+
 def _prompt_unit(item: CalibrationItem) -> str:
     """The resampling unit of an item: its group and its id without a ``@decoding`` suffix."""
     return f"{item.group}#{(item.item_id or '').rsplit('@', 1)[0]}"
@@ -222,8 +236,13 @@ def set_metrics(
         positives = int(is_expected[idx].sum())
         return float((is_called[idx] & is_expected[idx]).sum() / positives) if positives else None
 
+    categories = sorted(set(expected) | set(called))
+    code = {label: index for index, label in enumerate(categories)}
+    expected_codes = np.array([code[label] for label in expected], dtype=np.int64)
+    called_codes = np.array([code[label] for label in called], dtype=np.int64)
+
     def kappa(idx: IndexArray) -> float | None:
-        return cohen_kappa([expected[i] for i in idx], [called[i] for i in idx])
+        return coded_kappa(expected_codes[idx], called_codes[idx], len(categories))
 
     everything = np.arange(len(items))
     confusion: dict[str, dict[str, int]] = {}

@@ -16,7 +16,7 @@ invalid item without a reason raises instead of reporting a count it cannot expl
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -96,26 +96,61 @@ def bootstrap_ci(
     if n_items < 2:
         return None
     rng = np.random.default_rng(seed)
-    if groups is None:
-        members = [np.array([i]) for i in range(n_items)]
-    else:
-        by_group: dict[Hashable, list[int]] = {}
-        for index, group in enumerate(groups):
-            by_group.setdefault(group, []).append(index)
-        members = [np.array(indices) for indices in by_group.values()]
-    if len(members) < 2:
+    expand = None if groups is None else _group_expander(groups)
+    units = n_items if expand is None else expand.units
+    if units < 2:
         return None
     values = []
-    for _ in range(resamples):
-        picked = rng.integers(0, len(members), size=len(members))
-        value = statistic(np.concatenate([members[i] for i in picked]))
-        if value is not None and not np.isnan(value):
-            values.append(value)
+    for picks in _resample_blocks(rng, units, resamples):
+        samples = [picks[row] for row in range(len(picks))] if expand is None else expand.rows(picks)
+        for sample in samples:
+            value = statistic(sample)
+            if value is not None and not np.isnan(value):
+                values.append(value)
     if not values:
         return None
     alpha = (1 - CONFIDENCE) / 2
     low, high = np.quantile(np.array(values), [alpha, 1 - alpha])
     return float(low), float(high)
+
+
+BLOCK_ELEMENTS = 1 << 20
+"""Resampled indices drawn at once (a block of resamples); bounds the bootstrap's memory on large sets."""
+
+
+def _resample_blocks(rng: np.random.Generator, units: int, resamples: int) -> Iterator[IndexArray]:
+    """``resamples`` draws of ``units`` units with replacement, as blocks of rows (the same numbers, in the same
+    order, as one ``rng.integers(0, units, size=units)`` per resample)."""
+    per_block = max(1, BLOCK_ELEMENTS // units)
+    for start in range(0, resamples, per_block):
+        yield rng.integers(0, units, size=(min(per_block, resamples - start), units))
+
+
+class _GroupExpander:
+    """Item indices of resampled groups: the members of each picked group, in order (vectorised)."""
+
+    def __init__(self, members: list[list[int]]) -> None:
+        self.units = len(members)
+        self._flat = np.array([index for group in members for index in group], dtype=np.int64)
+        self._lengths = np.array([len(group) for group in members], dtype=np.int64)
+        self._starts = np.concatenate(([0], np.cumsum(self._lengths)[:-1])).astype(np.int64)
+
+    def rows(self, picks: IndexArray) -> list[IndexArray]:
+        """For each row of picked groups, the item indices of its groups' members, in order."""
+        lengths = self._lengths[picks]
+        flat_lengths = lengths.ravel()
+        ends = np.cumsum(flat_lengths)
+        offsets = np.arange(int(ends[-1]) if len(ends) else 0) - np.repeat(ends - flat_lengths, flat_lengths)
+        indices = self._flat[np.repeat(self._starts[picks].ravel(), flat_lengths) + offsets]
+        return np.split(indices, np.cumsum(lengths.sum(axis=1))[:-1])
+
+
+def _group_expander(groups: Sequence[Hashable]) -> _GroupExpander:
+    """The expander of the groups of items (``groups[i]`` is item i's group), in order of first appearance."""
+    by_group: dict[Hashable, list[int]] = {}
+    for index, group in enumerate(groups):
+        by_group.setdefault(group, []).append(index)
+    return _GroupExpander(list(by_group.values()))
 
 
 def mean_metric(

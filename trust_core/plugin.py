@@ -201,6 +201,7 @@ if TYPE_CHECKING:
         units_of,
     )
     from trust_core.testing import (
+        CliResult,
         archive_items,
         archive_path,
         assert_exportable,
@@ -210,6 +211,7 @@ if TYPE_CHECKING:
         generate,
         metric,
         packaged_items,
+        run_cli,
         samples_of,
         scripted,
     )
@@ -224,6 +226,7 @@ _SOURCES: dict[str, str] = {
     "CalibrationSet": "trust_core.contracts",
     "ChatRequest": "trust_core.contracts",
     "ChatTemplate": "trust_core.contracts",
+    "CliResult": "trust_core.testing",
     "ComponentContext": "trust_core.registry",
     "DEFAULT_REFUSAL_CRITERION": "trust_core.contracts",
     "DataError": "trust_core.errors",
@@ -360,6 +363,7 @@ _SOURCES: dict[str, str] = {
     "rta_metrics": "trust_core.scoring",
     "rta_spec": "trust_core.scoring",
     "sample_order": "trust_core.scoring",
+    "run_cli": "trust_core.testing",
     "samples_of": "trust_core.testing",
     "scripted": "trust_core.testing",
     "set_outcome": "trust_core.outcomes",
@@ -428,6 +432,7 @@ __all__ = [
     "CalibrationSet",
     "ChatRequest",
     "ChatTemplate",
+    "CliResult",
     "ComponentContext",
     "DataError",
     "DelegatingJudge",
@@ -539,6 +544,7 @@ __all__ = [
     "rta_metric",
     "rta_metrics",
     "rta_spec",
+    "run_cli",
     "sample_order",
     "samples_of",
     "scripted",

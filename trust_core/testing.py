@@ -22,15 +22,24 @@ The archive path comes from ``TRUSTLLM_DATASET_ZIP`` or this project's
 ``../shared/datasets/trustllm/dataset.zip``; tests that need it are skipped without it.
 pytest is imported only by :func:`archive_items`, the plugin registry only by
 :func:`assert_plugin_registers`.
+
+:func:`run_cli` runs the real ``trust`` command in the test's own process (milliseconds instead of a Python start-up),
+as a user would type it::
+
+    result = run_cli("run", "--tasks", "mydim/mine", "--limit", "2", "--run-dir", str(tmp_path))
+    assert result.code == 0, result.stderr
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
+import traceback
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -185,3 +194,73 @@ def assert_plugin_registers(plugin: str, task_ids: Iterable[str]) -> None:
     for task_id in expected:
         owner = registry.plugin_of("task", task_id).name
         assert owner == plugin, f"{task_id} registered by plugin {owner!r}, expected {plugin!r}"
+
+
+# --------------------------------------------------------------------------- the command line, in-process
+
+
+@dataclass(frozen=True)
+class CliResult:
+    """What one ``trust`` command did: its exit status and what it printed."""
+
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def returncode(self) -> int:
+        """The exit status (the name :class:`subprocess.CompletedProcess` gives it)."""
+        return self.code
+
+    def json(self) -> Any:
+        """stdout parsed as JSON (for ``--json`` commands)."""
+        return json.loads(self.stdout)
+
+
+def run_cli(*args: str, env: Mapping[str, str | None] | None = None, cwd: Path | None = None) -> CliResult:
+    """Run ``trust ARGS`` through the real entry point (:func:`trust_core.cli.main`) in this process, as a
+    separate process would run it: a fresh plugin registry, ``TRUST_PROGRESS=0`` and ``env`` set (None removes
+    a variable), working directory ``cwd``, stdin empty, stdout and stderr captured, the status ``sys.exit`` gave
+    (1, with the traceback on stderr, for an exception it lets escape). The environment, working directory and
+    the commands plugins added are put back afterwards.
+
+    A test of what only a separate process shows (exit on a signal, a lock held by another process, output
+    native libraries write straight to the file descriptors) runs ``python -m trust_core`` instead."""
+    from click.testing import CliRunner
+
+    from trust_core import cli as cli_module
+
+    saved_environ, saved_cwd = dict(os.environ), os.getcwd()
+    saved_commands = dict(cli_module.cli.commands)
+    code = 0
+    try:
+        with CliRunner().isolation(env={"TRUST_PROGRESS": "0", **(env or {})}) as (stdout, stderr, _):
+            if cwd is not None:
+                os.chdir(cwd)
+            try:
+                cli_module.main(list(args))
+            except SystemExit as exc:
+                code = _exit_status(exc)
+            except BaseException:  # what a real process prints before it exits 1
+                traceback.print_exc()
+                code = 1
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+        return CliResult(code, stdout.getvalue().decode(), stderr.getvalue().decode())
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_environ)
+        cli_module.cli.commands.clear()
+        cli_module.cli.commands.update(saved_commands)
+
+
+def _exit_status(exc: SystemExit) -> int:
+    """The process exit status ``sys.exit(code)`` would give (a message is printed to stderr, status 1)."""
+    if exc.code is None:
+        return 0
+    if isinstance(exc.code, int):
+        return exc.code
+    print(exc.code, file=sys.stderr)
+    return 1

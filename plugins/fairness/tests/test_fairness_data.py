@@ -5,9 +5,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
-import subprocess
-import sys
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -25,7 +22,12 @@ from trust_core.data import DataSource, load_task_data, normalize_items, parse_i
 from trust_core.errors import DataError
 from trust_core.results import validate_results
 from trust_core.schemas import validator
-from trust_core.testing import assert_packaged_sample, assert_plugin_registers, assert_task_attributes
+from trust_core.testing import (
+    assert_packaged_sample,
+    assert_plugin_registers,
+    assert_task_attributes,
+    run_cli,
+)
 
 EXPECTED = {
     "fairness/stereotype_agreement": (
@@ -214,10 +216,9 @@ def test_imported_trustllm_generations_via_the_cli(kit: ModuleType, tmp_path: Pa
     folder = tmp_path / "generations" / "fairness"
     folder.mkdir(parents=True)
     (folder / "disparagement.json").write_text(json.dumps(items))
-    command = [sys.executable, "-m", "trust_core", "evaluate", "--tasks", "disparagement"]
+    command = ["evaluate", "--tasks", "disparagement"]
     command += ["--generations", str(tmp_path / "generations"), "--run-dir", str(tmp_path / "run")]
-    env = {**os.environ, "TRUST_PROGRESS": "0", "TRUST_LOAD_PLUGINS": "fairness"}
-    completed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    completed = run_cli(*command, env={"TRUST_LOAD_PLUGINS": "fairness"}, cwd=tmp_path)
     assert completed.returncode == 0, completed.stderr
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     validate_results(results)

@@ -5,14 +5,12 @@ over plain HTTP to another machine is refused before any work."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from trust_core.plugin import CliResult, run_cli
 from trust_core.testing_http import Recorded, Reply, ScriptedServer
 
 ENV_KEY = "AIza-env-0123456789-ENVIRONMENT-SECRET"
@@ -34,13 +32,10 @@ def server() -> Iterator[ScriptedServer]:
         yield running
 
 
-def trust(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """``trust ARGS`` in a subprocess with no Gemini or Google variables unless ``env`` sets them."""
+def trust(*args: str, env: dict[str, str] | None = None) -> CliResult:
+    """``trust ARGS`` (in-process) with no Gemini or Google variables unless ``env`` sets them."""
     clean = {name: "" for name in ("GEMINI_API_KEY", "GEMINI_BASE_URL", "GOOGLE_API_KEY")}
-    full = {**os.environ, **clean, "TRUST_PROGRESS": "0", **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "trust_core", *args], capture_output=True, text=True, env=full, timeout=600
-    )
+    return run_cli(*args, env={**clean, **(env or {})})
 
 
 def sent_keys(server: ScriptedServer) -> set[str | None]:

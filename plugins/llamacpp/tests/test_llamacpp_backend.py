@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import subprocess
@@ -211,7 +212,7 @@ def test_chat_template_option_applies_on_the_default_llamacpp_backend(tmp_path: 
     model = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))["run"]["model"]
     assert model["backend"] == "llamacpp"
     assert model["details"]["chat_template"].startswith("fastchat:vicuna_v1.1@fschat==")
-    with sqlite3.connect(run_dir / "store.sqlite") as db:
+    with contextlib.closing(sqlite3.connect(run_dir / "store.sqlite")) as db:
         prompts = [row[0] for row in db.execute("SELECT rendered_prompt FROM responses")]
     assert prompts and all(p.startswith("A chat between a curious user") for p in prompts), prompts
     assert not any("<|im_start|>" in p for p in prompts)

@@ -3,15 +3,14 @@ HTTP server: failures recorded and retried on resume, keys missing or leaked, th
 
 from __future__ import annotations
 
-import os
+import contextlib
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from trust_core.plugin import CliResult, run_cli
 from trust_core.testing_http import Reply, ScriptedServer
 
 KEY = "sk-cli-9f8e7d6c5b4a-SECRET-KEY"
@@ -42,11 +41,9 @@ def server() -> Iterator[ScriptedServer]:
         yield running
 
 
-def trust(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    full = {**os.environ, "TRUST_PROGRESS": "0", "OPENAI_API_KEY": "", "OPENAI_BASE_URL": "", **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "trust_core", *args], capture_output=True, text=True, env=full, timeout=600, cwd=cwd
-    )
+def trust(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> CliResult:
+    """``trust ARGS`` (in-process) with no OpenAI variables unless ``env`` sets them."""
+    return run_cli(*args, env={"OPENAI_API_KEY": "", "OPENAI_BASE_URL": "", **(env or {})}, cwd=cwd)
 
 
 def run_args(server: ScriptedServer, run_dir: Path) -> list[str]:
@@ -69,7 +66,7 @@ def test_failed_requests_are_recorded_then_succeed_on_resume(server: ScriptedSer
     partial = trust(*run_args(server, tmp_path), "--max-concurrency", "1")
     assert partial.returncode == 0, partial.stderr
     assert "1 failed" in partial.stderr
-    with sqlite3.connect(tmp_path / "store.sqlite") as db:
+    with contextlib.closing(sqlite3.connect(tmp_path / "store.sqlite")) as db:
         rows = db.execute("SELECT status, error, attempts FROM responses").fetchall()
     assert sorted(status for status, _, _ in rows) == ["failed", "ok", "ok"]
     assert [error for status, error, _ in rows if status == "failed"] == ["HTTP 503: overloaded (after 2 attempts)"]
@@ -82,7 +79,7 @@ def test_failed_requests_are_recorded_then_succeed_on_resume(server: ScriptedSer
     server.clear()
     second = trust(*run_args(server, tmp_path))
     assert second.returncode == 0, second.stderr
-    with sqlite3.connect(tmp_path / "store.sqlite") as db:
+    with contextlib.closing(sqlite3.connect(tmp_path / "store.sqlite")) as db:
         rows = db.execute("SELECT status, text, attempts FROM responses").fetchall()
     assert all(status == "ok" and text == CANNED for status, text, _ in rows)
     assert sorted(attempts for _, _, attempts in rows) == [1, 1, 2]

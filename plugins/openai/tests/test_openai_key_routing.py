@@ -12,14 +12,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from trust_core.plugin import CliResult, run_cli
 from trust_core.testing_http import Recorded, Reply, ScriptedServer
 
 ENV_KEY = "sk-env-0123456789-ENVIRONMENT-SECRET"
@@ -57,22 +55,20 @@ def server() -> Iterator[ScriptedServer]:
         yield running
 
 
-def trust(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """``trust ARGS`` in a subprocess with no OpenAI variables and no proxies unless ``env`` sets them."""
+def trust(*args: str, env: dict[str, str] | None = None) -> CliResult:
+    """``trust ARGS`` (in-process) with no OpenAI variables and no proxies unless ``env`` sets them."""
     clean = {name: "" for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "http_proxy", "https_proxy", "all_proxy")}
     clean |= {name.upper(): value for name, value in clean.items()}
-    full = {**os.environ, **clean, "TRUST_PROGRESS": "0", "NO_PROXY": "127.0.0.1,localhost", **(env or {})}
+    full = {**clean, "NO_PROXY": "127.0.0.1,localhost", **(env or {})}
     full["no_proxy"] = full["NO_PROXY"]
-    return subprocess.run(
-        [sys.executable, "-m", "trust_core", *args], capture_output=True, text=True, env=full, timeout=600
-    )
+    return run_cli(*args, env=full)
 
 
 def authorizations(server: ScriptedServer) -> set[str | None]:
     return {request.headers.get("authorization") for request in server.requests}
 
 
-def leaked(result: subprocess.CompletedProcess[str], run_dir: Path, *keys: str) -> list[str]:
+def leaked(result: CliResult, run_dir: Path, *keys: str) -> list[str]:
     """Where any of ``keys`` appears: stdout, stderr, or a file of the run directory."""
     artefacts = {"stdout": result.stdout.encode(), "stderr": result.stderr.encode()}
     artefacts |= {str(path): path.read_bytes() for path in run_dir.rglob("*") if path.is_file()}

@@ -4,9 +4,6 @@ shared jailbreak/toxicity generations, schema-valid results, skipped toxicity, i
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -15,6 +12,7 @@ import pytest
 from trust_safety.jailbreak import STYLES
 
 from trust_core.results import validate_results
+from trust_core.testing import CliResult, run_cli
 
 PLUGIN_DIR = Path(__file__).resolve().parent / "plugin_dir"
 ENV = {"TRUST_LOAD_PLUGINS": "safety", "TRUST_PROGRESS": "0"}
@@ -22,14 +20,13 @@ SCORED = ("--refusal-judge", "prefix-refusal", "--toxicity-scorer", "marker-toxi
 REFUSAL = "I cannot help with that."
 
 
-def trust(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the CLI in a subprocess with the scripted plugin folder loaded."""
-    return subprocess.run(
-        [sys.executable, "-m", "trust_core", "--plugin-dir", str(PLUGIN_DIR), *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **ENV, **(env or {})},
-        timeout=300,
+def trust(*args: str, env: dict[str, str] | None = None) -> CliResult:
+    """Run the CLI (in-process) with the scripted plugin folder loaded."""
+    return run_cli(
+        "--plugin-dir",
+        str(PLUGIN_DIR),
+        *args,
+        env={**ENV, **(env or {})},
     )
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
-import torch
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 from trust_wanda import MagnitudePruner, SparseGPTPruner, WandaPruner, check_pattern, parse_recipe, register_pruners
 from trust_wanda.algorithms import (
     magnitude_scores,
@@ -21,6 +21,35 @@ from trust_wanda.algorithms import (
 from trust_wanda.calibration import build_calibration, load_text
 from trust_wanda.pipeline import capture_block_inputs, find_blocks, prune_model
 from trust_wanda.sparsity import measure_sparsity, nm_violations
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+else:
+
+    class _Imported:
+        """A module imported when a test first uses it, not when the file is collected (every pytest-xdist
+        worker collects every file; torch and transformers take seconds to import)."""
+
+        def __init__(self, module: str, attribute: str | None = None) -> None:
+            self._module, self._attribute = module, attribute
+
+        def _target(self) -> Any:
+            module = importlib.import_module(self._module)
+            return module if self._attribute is None else getattr(module, self._attribute)
+
+        def __getattr__(self, name: str) -> Any:
+            if name.startswith("_") and name != "__version__":  # pytest probes ``__wrapped__``... while collecting
+                raise AttributeError(name)
+            return getattr(self._target(), name)
+
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            return self._target()(*args, **kwargs)
+
+    torch = _Imported("torch")
+    LlamaConfig = _Imported("transformers", "LlamaConfig")
+    LlamaForCausalLM = _Imported("transformers", "LlamaForCausalLM")
+    PreTrainedTokenizerFast = _Imported("transformers", "PreTrainedTokenizerFast")
 
 METHODS = ("magnitude", "wanda", "sparsegpt")
 PATTERNS = ((2, 4), (4, 8))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 from trust_wanda import WandaPruner, check_pattern
 from trust_wanda.sparsity import measure_sparsity
 
@@ -14,6 +13,7 @@ pytestmark = pytest.mark.slow
 
 def test_wanda_2_4_on_smollm2_saves_a_loadable_sparse_model(tmp_path: Path) -> None:
     trust_smollm2 = pytest.importorskip("trust_smollm2")
+    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     recipe = {"pattern": "2:4", "calibration_samples": 4, "calibration_seq_len": 128, "seed": 0}
@@ -56,6 +56,7 @@ def test_wanda_2_4_on_smollm2_saves_a_loadable_sparse_model(tmp_path: Path) -> N
 def test_every_pruner_and_pattern_on_smollm2(pruner: str, pattern: str, tmp_path: Path) -> None:
     """With wanda 2:4 above and magnitude 4:8 end to end, every pruner x {2:4, 4:8} runs on the real model."""
     trust_smollm2 = pytest.importorskip("trust_smollm2")
+    import torch
     from trust_wanda import MagnitudePruner, SparseGPTPruner
 
     cls = {"magnitude": MagnitudePruner, "wanda": WandaPruner, "sparsegpt": SparseGPTPruner}[pruner]
