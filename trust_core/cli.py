@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from trust_core import __version__
+from trust_core.component_options import describe_declared, parse_component_options
 from trust_core.contracts import BackendOptions
 from trust_core.errors import UserError
 from trust_core.flag_translation import fold_judge_family, translate_flags
@@ -145,6 +146,16 @@ def _run_options(func: Callable[..., Any], only: tuple[str, ...] | None = None) 
         ),
         click.option("--seed", type=int, default=42, show_default=True, help="Seed for sampling and shuffles."),
         click.option("--trust-remote-code", is_flag=True, help="Allow code from model repositories to run."),
+        click.option(
+            "-o",
+            "--option",
+            "component_options",
+            multiple=True,
+            metavar="[NAME.]KEY=VALUE",
+            help="An option a backend, judge or embedder declares (repeatable, or comma-separated): NAME is the "
+            "component's name (-o minilm.batch_size=16); a bare KEY is the backend's (-o n_ctx=4096). Checked "
+            "before any work; `trust plugins` lists each component's options.",
+        ),
         click.option(
             "--key",
             "keys",
@@ -372,10 +383,24 @@ def _api_keys(registry: Any, given: Sequence[str]) -> tuple[dict[str, str], dict
     return secrets, from_environment
 
 
+def _run_backend(params: dict[str, Any], registry: Any) -> str | None:
+    """The name of the backend the command runs (the component of ``-o KEY=VALUE``); None when it scores an
+    imported generation folder."""
+    if params.get("generations_dir") is not None:
+        return None
+    if params.get("backend"):
+        return str(params["backend"])
+    model = registry.resolve_model(params.get("model") or registry.default_model())
+    return str(registry.backend_class(None, model).name)
+
+
 def _build_options(params: dict[str, Any], registry: Any) -> Any:
     from trust_core.runner import RunOptions
 
     compression = _request(params)
+    component_options = parse_component_options(
+        params.pop("component_options", ()) or (), registry, lambda: _run_backend(params, registry)
+    )
     secrets, from_environment = _api_keys(registry, params.pop("keys", ()) or ())
     fold_judge_family(params)
     api = {name: params.pop(name, None) for name in API_OPTIONS}
@@ -386,6 +411,7 @@ def _build_options(params: dict[str, Any], registry: Any) -> Any:
         trust_remote_code=params.pop("trust_remote_code"),
         secrets={name: value for name, value in secrets.items() if value},
         extra={name: value for name, value in api.items() if value is not None},
+        component_options=component_options,
     )
     params.pop("samples_output", None)
     return RunOptions(backend_options=backend_options, compression=compression, **params)
@@ -508,7 +534,7 @@ def compress(ctx: click.Context, /, **params: Any) -> None:
 
 JUDGE_CHECK_OPTIONS = (
     "tasks", "dimensions", "data_dir", "limit", "run_dir", "batch_size", "num_gpus", "seed", "trust_remote_code",
-    "keys", "base_url", "max_concurrency", "request_timeout", "max_retries", "judge_base_url",
+    "keys", "component_options", "base_url", "max_concurrency", "request_timeout", "max_retries", "judge_base_url",
     "api_key_env", "judge_api_key_env", "allow_insecure",
 )  # fmt: skip
 
@@ -825,7 +851,8 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
 
 def _component_options(registry: Any, components: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
     """``kind/name`` -> what the component declares: ``recipe`` (a quantizer's or pruner's recipe keys and what
-    each means) and ``key`` / ``key_env_var`` (the API key it sends and the variable it is read from)."""
+    each means), ``key`` / ``key_env_var`` (the API key it sends and the variable it is read from) and ``options``
+    (the ``-o`` options of a backend, judge or embedder: help, type, default, choices)."""
     options: dict[str, dict[str, Any]] = {}
     for kind, names in sorted(components.items()):
         for name in sorted(names):
@@ -835,6 +862,8 @@ def _component_options(registry: Any, components: dict[str, list[str]]) -> dict[
                 declared["recipe"] = dict(component.recipe_options)
             if getattr(component, "needs_key", None):
                 declared |= {"key": component.needs_key, "key_env_var": component.key_env_var}
+            if getattr(component, "declared_options", None):
+                declared["options"] = describe_declared(component.declared_options)
             if declared:
                 options[f"{kind}/{name}"] = declared
     return options
@@ -848,6 +877,9 @@ def _describe_options(declared: dict[str, Any]) -> str:
     if "key" in declared:
         variable = f" (or {declared['key_env_var']})" if declared.get("key_env_var") else ""
         parts.append(f"needs --key {declared['key']}=KEY{variable}")
+    if "options" in declared:
+        listed = [f"{key} ({spec['type']})" for key, spec in declared["options"].items()]
+        parts.append(f"-o options: {', '.join(listed)}")
     return "; ".join(parts)
 
 

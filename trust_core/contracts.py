@@ -87,6 +87,9 @@ class BackendOptions:
 
     ``secrets`` holds API keys by provider name. A backend must never put them
     in :meth:`Backend.describe`, a log line or an error message.
+    ``component_options`` holds the values of the options components declare (:class:`Option`), by component
+    name then option name, already checked and typed (``-o NAME.KEY=VALUE``); read them with
+    :func:`option_value`.
     """
 
     batch_size: int = 8
@@ -94,6 +97,73 @@ class BackendOptions:
     trust_remote_code: bool = False
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
     extra: Mapping[str, Any] = field(default_factory=dict)
+    component_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+OPTION_TYPES: dict[str, type] = {"str": str, "int": int, "float": float, "bool": bool}
+"""The value types an :class:`Option` may declare, by name."""
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option a backend, judge or embedder declares in its ``declared_options`` (as simonw/llm's
+    ``Model.Options``): the user sets it with ``-o NAME.KEY=VALUE`` (``-o KEY=VALUE`` for the run's backend), the
+    core checks and types the value before any work, and the component reads it with :func:`option_value`.
+
+    ``type`` is "str", "int", "float" or "bool"; ``choices`` limits the values; ``minimum`` bounds numbers;
+    ``default`` is what :func:`option_value` gives when the user set nothing (None: the component decides)."""
+
+    help: str
+    type: str = "str"
+    default: Any = None
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.type not in OPTION_TYPES:
+            raise ValueError(f"Option type {self.type!r} is not one of {', '.join(OPTION_TYPES)}")
+
+    def parse(self, raw: str) -> Any:
+        """The typed value of ``raw``; ValueError saying what was expected."""
+        text = raw.strip()
+        if self.type == "bool":
+            if text.lower() in TRUE_WORDS | FALSE_WORDS:
+                return text.lower() in TRUE_WORDS
+            raise ValueError("expected true or false")
+        if self.choices and text not in self.choices:
+            raise ValueError(f"expected one of {', '.join(self.choices)}")
+        if self.type == "str":
+            return text
+        try:
+            value = int(text) if self.type == "int" else float(text)
+        except ValueError:
+            raise ValueError(f"expected {'a whole number' if self.type == 'int' else 'a number'}") from None
+        if self.minimum is not None and value < self.minimum:
+            raise ValueError(f"expected at least {self.minimum:g}")
+        return value
+
+    def describe(self) -> dict[str, Any]:
+        """The option as ``trust plugins --json`` shows it."""
+        described: dict[str, Any] = {"help": self.help, "type": self.type}
+        if self.default is not None:
+            described["default"] = self.default
+        if self.choices:
+            described["choices"] = list(self.choices)
+        if self.minimum is not None:
+            described["minimum"] = self.minimum
+        return described
+
+
+def option_value(component: type | object, options: BackendOptions, key: str) -> Any:
+    """The value of ``component``'s declared option ``key`` in ``options``: what the user set for it, else the
+    option's default. ``key`` must be one of the component's ``declared_options`` (a KeyError otherwise: a
+    programming error, not a user's)."""
+    cls = component if isinstance(component, type) else type(component)
+    declared: Mapping[str, Option] = getattr(cls, "declared_options", {})
+    default = declared[key].default
+    return options.component_options.get(getattr(cls, "name", ""), {}).get(key, default)
 
 
 class Backend(ABC):
@@ -116,10 +186,17 @@ class Backend(ABC):
     resolves_aliases: ClassVar[bool] = True
     """Whether ``--model`` aliases (``smollm2``) become local paths for this backend; API backends set False,
     since their ``--model`` is the id the server knows the model by."""
+    declared_options: ClassVar[Mapping[str, Option]] = {}
+    """The options this backend takes (``-o KEY=VALUE`` or ``-o NAME.KEY=VALUE``), by key; read with
+    :meth:`option`. Shown by ``trust plugins``."""
 
     def __init__(self, model: str, options: BackendOptions) -> None:
         self.model = model
         self.options = options
+
+    def option(self, key: str) -> Any:
+        """The value of the declared option ``key`` (the user's, else its default)."""
+        return option_value(self, self.options, key)
 
     @classmethod
     def supports(cls, model: str) -> int:
@@ -388,6 +465,9 @@ class Judge(ABC):
     key_env_var: ClassVar[str | None] = None
     """The environment variable :attr:`needs_key` is read from when not given on the command line; a key read from
     it is sent only to the provider's own endpoint."""
+    declared_options: ClassVar[Mapping[str, Option]] = {}
+    """The options this component takes (``-o NAME.KEY=VALUE``), by key; read with :func:`option_value` and the
+    ``backend_options`` of its :class:`~trust_core.registry.ComponentContext`. Shown by ``trust plugins``."""
     kinds: ClassVar[frozenset[str]] = frozenset({"custom"})
     default_for: ClassVar[frozenset[str]] = frozenset()
     calibrated: ClassVar[bool] = False
@@ -429,6 +509,9 @@ class Embedder(ABC):
     key_env_var: ClassVar[str | None] = None
     """The environment variable :attr:`needs_key` is read from when not given on the command line; a key read from
     it is sent only to the provider's own endpoint."""
+    declared_options: ClassVar[Mapping[str, Option]] = {}
+    """The options this component takes (``-o NAME.KEY=VALUE``), by key; read with :func:`option_value` and the
+    ``backend_options`` of its :class:`~trust_core.registry.ComponentContext`. Shown by ``trust plugins``."""
     default: ClassVar[bool] = False
     default_priority: ClassVar[int] = 0
 

@@ -121,7 +121,8 @@ def evaluate(
 
     ``options`` are ``trust run``'s options by their Python names: ``limit``, ``dimensions``, ``data_dir``,
     ``seed``, ``max_new_tokens``, ``backend``, ``judge``, ``refusal_judge``, ``embedder``, ``quantize``,
-    ``prune``, ``recipe`` (a mapping), ``key`` (``["openai=..."]``), ``restart`` ... Responses already stored in
+    ``prune``, ``recipe`` (a mapping), ``option`` (a mapping of component options, ``{"n_ctx": 4096,
+    "minilm.batch_size": 16}``, as ``-o``), ``key`` (``["openai=..."]``), ``restart`` ... Responses already stored in
     ``run_dir`` are reused, as on the command line.
     """
     import click

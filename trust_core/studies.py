@@ -199,10 +199,15 @@ def _check_names(variants: Sequence[StudyVariant], path: Path) -> None:
 def check_study(registry: Registry, study: Study) -> None:
     """Before any model is loaded: the tasks exist, and each variant's method exists and accepts its recipe
     (UserError naming the study file, the variant and the key)."""
+    from trust_core.component_options import parse_component_options
     from trust_core.compression import check_request, compression_request
     from trust_core.runner import resolve_tasks
 
     resolve_tasks(registry, _as_list(study.shared.get("tasks")), _as_list(study.shared.get("dimensions")))
+    try:
+        parse_component_options(_as_list(study.shared.get("options")), registry, lambda: _base_backend(registry, study))
+    except UserError as exc:
+        raise UserError(f"{study.source}: study.options: {exc}") from None
     for variant in study.variants:
         if not (variant.quantize or variant.prune):
             continue
@@ -213,6 +218,14 @@ def check_study(registry: Registry, study: Study) -> None:
                 check_request(registry, request)
         except UserError as exc:
             raise UserError(f"{study.source}: variant {variant.name}: {exc}") from None
+
+
+def _base_backend(registry: Registry, study: Study) -> str:
+    """The backend the base model runs with (the component of a bare ``options`` key)."""
+    if study.shared.get("backend"):
+        return str(study.shared["backend"])
+    model = registry.resolve_model(study.base_model or registry.default_model())
+    return registry.backend_class(None, model).name
 
 
 def _as_list(value: Any) -> list[str]:
@@ -246,6 +259,8 @@ def variant_argv(study: Study, variant: StudyVariant) -> list[str]:
         argv += ["--prune", variant.prune]
     for key, value in variant.recipe.items():
         argv += ["--recipe", f"{key}={_recipe_text(value)}"]
+    for item in study.shared.get("options") or ():
+        argv += ["-o", str(item)]
     return argv
 
 

@@ -8,12 +8,14 @@ the contracts, not imitations of a model:
 * backend ``scripted``: model ``scripted:<mode>[:<delay>]``; mode ``echo`` answers
   with the task's expected answer when the prompt carries one ("[expect: X]"),
   ``refuse`` always refuses, ``fail-every-3rd`` fails every third request
-  (recorded as failed, retried on resume); ``delay`` seconds per response.
+  (recorded as failed, retried on resume); ``delay`` seconds per response. Option ``-o suffix=TEXT``
+  appends TEXT to every answer.
 * task ``private/echo``: items ``{"prompt": str, "expect": str, "source": str}``,
   scored by exact match (accuracy per source).
 * task ``private/echo_toxicity``: scores the echo task's responses (``generation_of``) for
   refusal and toxicity; reports toxicity as skipped when the run has no scorer.
-* judge ``keyword``: the first label whose word occurs in the instruction's answer.
+* judge ``keyword``: the first label whose word occurs in the instruction's answer (``-o keyword.strict=true``:
+  only an answer that is exactly a label).
 * judge ``sorry-detector`` (default refusal judge): REFUSED when the response says "sorry".
 * judge ``shouting`` (default toxicity scorer, needs a Perspective key only to show
   ``unavailable_reason``): score = share of upper-case letters.
@@ -30,7 +32,7 @@ import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from trust_core import hookimpl
 from trust_core.contracts import (
@@ -49,6 +51,7 @@ from trust_core.contracts import (
     JudgeQuery,
     Message,
     MetricValue,
+    Option,
     Prompt,
     Pruner,
     Quantizer,
@@ -57,6 +60,7 @@ from trust_core.contracts import (
     TaskScore,
     Variant,
     Verdict,
+    option_value,
 )
 from trust_core.metrics import mean_metric, mean_over_valid, skipped_metric
 from trust_core.outcomes import MEAN, MetricSpec, all_grouped_metrics, set_outcome
@@ -69,13 +73,16 @@ class ScriptedBackend(Backend):
 
     name = "scripted"
     description = "deterministic scripted answers for tests and demos"
+    declared_options: ClassVar[dict[str, Option]] = {
+        "suffix": Option("text appended to every answer (part of the fingerprint)"),
+    }
 
     @classmethod
     def supports(cls, model: str) -> int:
         return 5 if model.startswith("scripted:") else 0
 
     def fingerprint(self) -> str:
-        return hashlib.sha256(self.model.encode()).hexdigest()
+        return hashlib.sha256((self.model + (self.option("suffix") or "")).encode()).hexdigest()
 
     def render(self, messages: Sequence[Message]) -> str:
         template = self.options.extra.get("chat_template")
@@ -94,7 +101,8 @@ class ScriptedBackend(Backend):
         if mode == "fail-every-3rd" and position % 3 == 2:
             return GenerationResult(request.key, None, error="scripted failure")
         expected = re.search(r"\[expect: ([^\]]*)\]", content)
-        return GenerationResult(request.key, expected.group(1) if expected else content[:40])
+        suffix = self.option("suffix") or ""
+        return GenerationResult(request.key, (expected.group(1) if expected else content[:40]) + suffix)
 
     def generate(self, requests: Sequence[ChatRequest]) -> Iterator[GenerationResult]:
         import os
@@ -224,18 +232,25 @@ class KeywordJudge(Judge):
 
     name = "keyword"
     description = "rule-based judge for tests"
+    declared_options: ClassVar[dict[str, Option]] = {
+        "strict": Option("judge only an answer that is exactly a label", "bool", default=False),
+    }
 
     def __init__(self, argument: str | None, context: Any) -> None:
         self.argument = argument
+        self.strict = bool(option_value(self, context.backend_options, "strict"))
 
     def identity(self) -> str:
-        return f"keyword/{self.version}"
+        return f"keyword/{self.version}" + ("/strict" if self.strict else "")
 
     def judge(self, queries: Sequence[JudgeQuery]) -> list[Verdict]:
         verdicts = []
         for query in queries:
             answer = query.instruction.rsplit("Answer:", 1)[-1].upper()
-            label = next((label for label in query.labels if re.search(rf"\b{label}\b", answer)), None)
+            if self.strict:
+                label = next((label for label in query.labels if answer.strip() == label), None)
+            else:
+                label = next((label for label in query.labels if re.search(rf"\b{label}\b", answer)), None)
             verdicts.append(Verdict(label, raw=answer, error=None if label else "no label"))
         return verdicts
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, ClassVar
 
 from trust_core.plugin import (
     FALLBACK_TEMPLATE,
@@ -23,6 +23,7 @@ from trust_core.plugin import (
     GenerationResult,
     GenerationSettings,
     Message,
+    Option,
     UserError,
     checked_messages,
     error_result,
@@ -75,8 +76,12 @@ class TransformersBackend(Backend):
 
     Built cheaply; the tokenizer loads on the first :meth:`render` and the model on the
     first :meth:`generate`. ``options.batch_size`` is read at every :meth:`generate` call.
-    ``options.extra["revision"]`` pins a hub revision.
+    The ``revision`` option (``-o revision=...``) pins a hub revision.
     """
+
+    declared_options: ClassVar[dict[str, Option]] = {
+        "revision": Option("the hub revision (branch, tag or commit) of a hub model (default: the newest cached)"),
+    }
 
     def __init__(self, model: str, options: BackendOptions) -> None:
         super().__init__(model, options)
@@ -196,7 +201,7 @@ class TransformersBackend(Backend):
             ) from None
 
     def _revision(self) -> str | None:
-        revision = self.options.extra.get("revision")
+        revision = self.option("revision") or self.options.extra.get("revision")
         return str(revision) if revision else None
 
     def _load_kwargs(self) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from trust_core.plugin import (
     FALLBACK_TEMPLATE,
@@ -19,6 +19,7 @@ from trust_core.plugin import (
     GenerationResult,
     GenerationSettings,
     Message,
+    Option,
     checked_messages,
     error_result,
     gguf_problem,
@@ -68,7 +69,7 @@ class LlamaCppBackend(Backend):
     """GGUF models with llama-cpp-python: the embedded chat template, one request at a time.
 
     Built cheaply; the vocabulary loads on the first :meth:`render`, the weights on the first
-    :meth:`generate` (or :meth:`load`). ``options.extra["n_ctx"]`` overrides the context size. A chat template
+    :meth:`generate` (or :meth:`load`). Options (``-o``): ``n_ctx`` (context size), ``n_threads``. A chat template
     the user named (``--chat-template``) replaces the embedded one; a GGUF without one gets the registered
     template matching the model, else the plain fallback.
     """
@@ -76,6 +77,14 @@ class LlamaCppBackend(Backend):
     name = "llamacpp"
     version = "1"
     description = "llama.cpp (llama-cpp-python) for GGUF files; embedded chat template, per-request seeds"
+    declared_options: ClassVar[dict[str, Option]] = {
+        "n_ctx": Option(
+            f"context size in tokens (default: the model's trained context, at most {DEFAULT_N_CTX})",
+            "int",
+            minimum=16,
+        ),
+        "n_threads": Option(f"decoding threads (default: ${THREADS_ENV}, else half the CPUs)", "int", minimum=1),
+    }
 
     def __init__(self, model: str, options: BackendOptions) -> None:
         super().__init__(model, options)
@@ -141,7 +150,7 @@ class LlamaCppBackend(Backend):
         info.update(
             chat_template=self._template_name(),
             n_ctx=self._n_ctx(),
-            n_threads=self._threads(),
+            n_threads=self._decoding_threads(),
             n_gpu_layers=self._n_gpu_layers(),
             llama_cpp_python=llama_cpp.__version__,
         )
@@ -180,7 +189,7 @@ class LlamaCppBackend(Backend):
         if self._llm is None:
             from llama_cpp import Llama
 
-            threads = self._threads()
+            threads = self._decoding_threads()
             with library_output(), quiet_llama(), self._load_errors():
                 self._llm = Llama(
                     str(self._path()),
@@ -202,6 +211,10 @@ class LlamaCppBackend(Backend):
 
             raise UserError(f"{self.name} backend: cannot load the GGUF file {self.model} ({exc})") from None
 
+    def _decoding_threads(self) -> int:
+        """Threads for decoding: the ``n_threads`` option, else :meth:`_threads`."""
+        return int(self.option("n_threads") or self._threads())
+
     @staticmethod
     def _threads() -> int:
         """Threads for decoding: ``TRUST_LLAMACPP_THREADS``, else half the CPUs (llama.cpp's own default).
@@ -219,7 +232,7 @@ class LlamaCppBackend(Backend):
         return max(1, (os.cpu_count() or 2) // 2)
 
     def _n_ctx(self) -> int:
-        if requested := self.options.extra.get("n_ctx"):
+        if requested := self.option("n_ctx"):
             return int(requested)
         metadata = self._ensure_vocab().metadata
         trained = int(metadata.get(f"{metadata.get('general.architecture', 'llama')}.context_length", 0) or 0)

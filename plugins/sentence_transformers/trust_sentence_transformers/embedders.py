@@ -11,7 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from trust_core.plugin import Embedder, UserError
+from trust_core.plugin import Embedder, Option, UserError, option_value
 
 if TYPE_CHECKING:
     from trust_core.plugin import ComponentContext
@@ -68,6 +68,9 @@ class SentenceTransformerBase(Embedder):
     """Shared loading and batching; subclasses say which model to load and how."""
 
     model_label: str
+    declared_options: ClassVar[dict[str, Option]] = {
+        "batch_size": Option("texts embedded at once", "int", default=BATCH_SIZE, minimum=1),
+    }
 
     def __init__(self, argument: str | None, context: ComponentContext) -> None:
         self.argument = argument
@@ -75,11 +78,12 @@ class SentenceTransformerBase(Embedder):
         self._model: Any = None
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        """One vector (a list of floats) per text, in order; embedded in batches of 32."""
+        """One vector (a list of floats) per text, in order; embedded ``batch_size`` at a time (option, 32)."""
         if not texts:
             return []
+        batch_size = int(option_value(self, self.context.backend_options, "batch_size"))
         vectors = self._ensure_model().encode(
-            list(texts), batch_size=BATCH_SIZE, convert_to_numpy=True, show_progress_bar=False
+            list(texts), batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False
         )
         return [[float(value) for value in row] for row in vectors.tolist()]
 
