@@ -20,7 +20,7 @@ pip=(.venv/bin/pip install --quiet --progress-bar off)
 
 core=".[report]"
 plugins=(
-    libs/transformers plugins/hf plugins/smollm2 plugins/sentence_transformers
+    libs/transformers libs/api plugins/hf plugins/smollm2 plugins/sentence_transformers
     plugins/truthfulness plugins/safety plugins/fairness plugins/robustness plugins/privacy plugins/ethics
     plugins/refusal plugins/perspective plugins/longformer plugins/wanda plugins/hqq plugins/openai
     plugins/judges plugins/gemini plugins/fastchat

@@ -30,10 +30,10 @@ import click
 import pytest
 
 from conftest import REPO, Completed
+from trust_api.testing_http import Recorded, Reply, ScriptedServer
 from trust_core.cli import cli, hoist_plugin_dirs
 from trust_core.flag_translation import translate_flags
 from trust_core.testing import run_cli
-from trust_core.testing_http import Recorded, Reply, ScriptedServer
 
 DOCUMENTS = ("README.md", "docs/user-guide.md", "docs/compression.md", "docs/evaluators.md", "docs/plugins.md")
 SHELL_BLOCKS = frozenset({"console", "bash", "sh", "shell", "shell-session"})
@@ -157,7 +157,14 @@ STUDY = (
     "the documented study evaluates SmolLM2 and eight variants of it (an hour or more on 2 cores); tests/test_study.py "
     "runs studies, their status and their comparison end to end on the scripted plugin"
 )
+SLURM_EXAMPLE = "the Slurm array example of an 8B hub model (tests/test_sharding.py shards, merges and evaluates)"
 EXCLUDED: dict[str, str] = {
+    "trust generate --model meta-llama/Llama-3.1-8B-Instruct --tasks truthfulness,safety --shard "
+    "'$SLURM_ARRAY_TASK_ID/4' --run-dir 'shards/$SLURM_ARRAY_TASK_ID'": SLURM_EXAMPLE,
+    "trust merge shards/1 shards/2 shards/3 shards/4 --into merged": SLURM_EXAMPLE,
+    "trust evaluate --model meta-llama/Llama-3.1-8B-Instruct --tasks truthfulness,safety --run-dir merged": (
+        SLURM_EXAMPLE
+    ),
     "scripts/setup.sh": "installs the project (creates .venv, pip downloads); CI runs it before the suite (.ci/run)",
     "scripts/setup.sh --test": "installs the project and builds llama-cpp-python; CI runs it before the suite",
     ".venv/bin/pytest --full": "the test suite itself",

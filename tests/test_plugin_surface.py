@@ -9,10 +9,7 @@ from pathlib import Path
 import trust_core.plugin as surface
 from conftest import REPO
 
-API_SUPPORT = frozenset({"trust_core.api", "trust_core.retry", "trust_core.testing_http"})
-"""HTTP support of the API backends and judges: public to plugins until it moves into a library distribution."""
-
-PUBLIC = frozenset({"trust_core", "trust_core.plugin"}) | API_SUPPORT
+PUBLIC = frozenset({"trust_core", "trust_core.plugin"})
 
 
 def _core_imports(path: Path) -> list[tuple[int, str, list[str]]]:

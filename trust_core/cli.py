@@ -360,7 +360,7 @@ def _request(params: dict[str, Any]) -> Any:
 
 def _api_keys(registry: Any, given: Sequence[str]) -> tuple[dict[str, str], dict[str, str]]:
     """The API keys of the run and, for those read from the environment, the variable each came from (such a key
-    is sent only to the provider's own endpoint, see :func:`trust_core.api.endpoint_key`).
+    is sent only to the provider's own endpoint, see ``trust_api.endpoint_key`` in the trust-api library).
 
     ``given`` holds ``--key NAME=KEY`` items; a key no installed component needs is an error naming it. A key not
     given is read from the environment variable its components declare (``key_env_var``)."""
@@ -396,6 +396,7 @@ def _run_backend(params: dict[str, Any], registry: Any) -> str | None:
 
 def _build_options(params: dict[str, Any], registry: Any) -> Any:
     from trust_core.runner import RunOptions
+    from trust_core.sharding import parse_shard
 
     compression = _request(params)
     component_options = parse_component_options(
@@ -414,7 +415,23 @@ def _build_options(params: dict[str, Any], registry: Any) -> Any:
         component_options=component_options,
     )
     params.pop("samples_output", None)
-    return RunOptions(backend_options=backend_options, compression=compression, **params)
+    shard = params.pop("shard", None)
+    return RunOptions(
+        backend_options=backend_options,
+        compression=compression,
+        shard=None if shard is None else parse_shard(shard),
+        **params,
+    )
+
+
+def _shard_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--shard",
+        metavar="I/N",
+        help="Plan the whole run, then generate only shard I of N (1 <= I <= N) into this run directory: a "
+        "deterministic split of the prompts, balanced by length, for Slurm arrays or several machines. Nothing is "
+        "scored; `trust merge` the shards' run directories, then `trust evaluate` the merged one.",
+    )(func)
 
 
 # --------------------------------------------------------------------------- run / generate / evaluate
@@ -424,6 +441,7 @@ def _build_options(params: dict[str, Any], registry: Any) -> Any:
 @_run_options
 @_compression_options
 @_evaluate_options
+@_shard_option
 @click.pass_context
 def run(ctx: click.Context, /, **params: Any) -> None:
     """Generate responses, then judge and score them (both stages).
@@ -443,6 +461,7 @@ def run(ctx: click.Context, /, **params: Any) -> None:
 @cli.command()
 @_run_options
 @_compression_options
+@_shard_option
 @click.pass_context
 def generate(ctx: click.Context, /, **params: Any) -> None:
     """Generate responses only (the ORNL workflow's --do_generate); score later with `trust evaluate`.
@@ -742,6 +761,36 @@ def report_command(
 
 
 # --------------------------------------------------------------------------- studies
+
+
+@cli.command("merge")
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--into",
+    "into",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The new run directory to write the merged store to (must not hold a store).",
+)
+def merge_command(run_dirs: tuple[Path, ...], into: Path) -> None:
+    """Merge the run stores of RUN_DIRS (the shards of a run, or runs of the same tasks) into a new one.
+
+    Every response, verdict and embedding is copied; an entry found in several stores is kept once, and a key
+    the stores answer differently (two texts for one response) stops the merge with nothing written. Shards of
+    different runs (another seed, task version, model or split) and stores of different task versions are
+    refused. Then score the whole with `trust evaluate` and the run's options, `--run-dir INTO`.
+
+    \b
+    Example (a Slurm array of 4):
+      trust generate --tasks truthfulness --shard $SLURM_ARRAY_TASK_ID/4 --run-dir shards/$SLURM_ARRAY_TASK_ID
+      trust merge shards/1 shards/2 shards/3 shards/4 --into merged
+      trust evaluate --tasks truthfulness --run-dir merged
+    """
+    from trust_core.sharding import merge_stores
+
+    report = merge_stores(list(run_dirs), into)
+    for line in report.lines():
+        click.echo(line, err=line.startswith("warning:"))
 
 
 @cli.group()

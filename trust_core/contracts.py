@@ -262,6 +262,10 @@ class ChatTemplate(ABC):
         """Strings that end a reply (the text is cut before the first one)."""
         return []
 
+    def describe(self) -> dict[str, Any]:
+        """Metadata recorded with results: the template's name and identity."""
+        return {"chat_template": self.name, "identity": self.identity()}
+
 
 # --------------------------------------------------------------------------- compression
 
@@ -309,6 +313,15 @@ class Quantizer(ABC):
     def quantize(self, model: str, recipe: Mapping[str, Any], output_dir: Path) -> Variant:
         """Write the quantized variant of ``model`` (a path or id) under ``output_dir``."""
 
+    def describe(self) -> dict[str, Any]:
+        """What this method is: name, version, description and the recipe keys it accepts."""
+        return {
+            "method": self.name,
+            "method_version": self.version,
+            "description": self.description,
+            "recipe_keys": sorted(self.recipe_options),
+        }
+
 
 class Pruner(ABC):
     """Produces a pruned variant of a model (unstructured or N:M sparsity).
@@ -334,6 +347,15 @@ class Pruner(ABC):
     @abstractmethod
     def prune(self, model: str, recipe: Mapping[str, Any], output_dir: Path) -> Variant:
         """Write the pruned variant of ``model`` (a path or id) under ``output_dir``."""
+
+    def describe(self) -> dict[str, Any]:
+        """What this method is: name, version, description and the recipe keys it accepts."""
+        return {
+            "method": self.name,
+            "method_version": self.version,
+            "description": self.description,
+            "recipe_keys": sorted(self.recipe_options),
+        }
 
 
 # --------------------------------------------------------------------------- evaluators
@@ -448,6 +470,10 @@ class CalibrationSet(ABC):
         """The labelled items. ``lookup`` finds an item of the user's data (None: no ``--data-dir``), for sets
         that ship without the data's prompts and rebuild them from it."""
 
+    def describe(self) -> dict[str, Any]:
+        """What this set is: name, the judge kind it checks, description."""
+        return {"calibration_set": self.name, "kind": self.kind, "description": self.description}
+
 
 class Judge(ABC):
     """Gives verdicts on judge queries (LLM-as-judge, classifiers, detectors).
@@ -488,6 +514,11 @@ class Judge(ABC):
     def judge(self, queries: Sequence[JudgeQuery]) -> list[Verdict]:
         """One verdict per query, in order. Failures are verdicts with ``label=None``."""
 
+    def describe(self) -> dict[str, Any]:
+        """Metadata recorded in results (no secrets): the judge's name and version; a judge that wraps a model
+        adds what identifies it (spec, backend, decoding)."""
+        return {"judge": self.name, "judge_version": self.version}
+
     def close(self) -> None:  # noqa: B027 - optional hook with a no-op default
         """Release resources."""
 
@@ -527,6 +558,10 @@ class Embedder(ABC):
     @abstractmethod
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """One vector per text, in order."""
+
+    def describe(self) -> dict[str, Any]:
+        """Metadata about this embedder (no secrets): name, version and identity."""
+        return {"embedder": self.name, "embedder_version": self.version, "identity": self.identity()}
 
 
 # --------------------------------------------------------------------------- tasks
@@ -724,6 +759,10 @@ class Task(ABC):
     def dimension(self) -> str:
         """The part of the id before the slash."""
         return self.id.split("/", 1)[0]
+
+    def describe(self) -> dict[str, Any]:
+        """What results record of the task: id and version (part of every store key)."""
+        return {"task": self.id, "task_version": self.version}
 
     generation_of: ClassVar[type[Task] | None] = None
     """Set when this task scores another task's responses (toxicity scores jailbreak answers): its

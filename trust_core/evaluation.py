@@ -209,12 +209,7 @@ class CachedEvaluators(Evaluators):
         described: dict[str, Any] = {}
         for kind, field in (("judge", "judge"), ("refusal", "refusal_judge"), ("toxicity", "toxicity_scorer")):
             judge = self._judges.get(kind)
-            describe = getattr(judge, "describe", None)
-            if judge is None:
-                described[field] = None
-            else:
-                own = describe() if callable(describe) else {"judge": getattr(judge, "name", None)}
-                described[field] = {**own, "identity": judge.identity()}
+            described[field] = None if judge is None else {**judge.describe(), "identity": judge.identity()}
         described["embedder"] = self._embedder.identity() if self._embedder else None
         return {**described, **self.counts}
 

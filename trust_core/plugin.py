@@ -5,8 +5,8 @@ the core, in one module (``from trust_core.plugin import Task, MetricSpec, ...``
 Each name is imported on first use (importing this module costs nothing: a plugin that needs only the
 contracts does not load numpy); type checkers see the imports below.
 
-API backends and judges still take their HTTP support from ``trust_core.api`` and ``trust_core.retry``, which are
-to move to a library distribution of their own.
+API backends and judges take their HTTP support (endpoints and keys, retries, a scripted test server) from the
+``trust-api`` library (package ``trust_api``), which imports the core only through this module.
 """
 
 from __future__ import annotations
@@ -164,6 +164,7 @@ if TYPE_CHECKING:
     )
     from trust_core.schemas import (
         load_schema,
+        package_schema,
         validator,
     )
     from trust_core.scoring import (
@@ -330,6 +331,7 @@ _SOURCES: dict[str, str] = {
     "library_output": "trust_core.logs",
     "listed_letters": "trust_core.answer_parsing",
     "load_schema": "trust_core.schemas",
+    "package_schema": "trust_core.schemas",
     "macro_f1": "trust_core.outcomes",
     "macro_f1_metric": "trust_core.metrics",
     "mark_invalid": "trust_core.scoring",
@@ -528,6 +530,7 @@ __all__ = [
     "option_value",
     "ordered_subsets",
     "outcome",
+    "package_schema",
     "packaged_calibration",
     "packaged_items",
     "parse_label",

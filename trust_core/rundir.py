@@ -194,6 +194,12 @@ def _run_dir_error(run_dir: Path, problem: str, exc: OSError) -> UserError:
 # --------------------------------------------------------------------------- lock
 
 
+def locked_run_dir(run_dir: Path) -> contextlib.AbstractContextManager[None]:
+    """Hold ``run_dir``'s lock (creating the folder) without opening its store: for commands that write the
+    store file themselves (``trust merge``); :class:`RunDirBusyError` when another command holds it."""
+    return _locked(run_dir)
+
+
 @contextlib.contextmanager
 def _locked(run_dir: Path) -> Iterator[None]:
     """Hold the run directory's lock (a no-op without ``fcntl``)."""

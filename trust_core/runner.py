@@ -72,6 +72,8 @@ class RunOptions:
     backend_options: BackendOptions = field(default_factory=BackendOptions)
     generations_dir: Path | None = None
     compression: Any = None
+    shard: tuple[int, int] | None = None
+    """(I, N): generate only shard I of N of the planned prompts (see :mod:`trust_core.sharding`)."""
 
 
 @dataclass(frozen=True)

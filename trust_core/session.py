@@ -151,6 +151,9 @@ def _run_stages(
     """Generate (``run``, ``generate``), then judge, score and write the results (``run``, ``evaluate``)."""
     report = None
     generations = work.imported or {}
+    if options.shard is not None and work.backend is not None:
+        _generate_shard(options, work, store)
+        return
     if work.backend is not None:
         if command in ("run", "generate"):
             report = _generate(work.planned, work.backend, store)
@@ -169,7 +172,7 @@ def _run_stages(
 def _echo_endpoints(registry: Registry, options: RunOptions, command: str, tasks: list[Any]) -> None:
     """Print (stderr) which endpoint each remote component of the run talks to and where its key comes from —
     never the key; a key the run would refuse to send stops it here, before any work (exit 2)."""
-    from trust_core.api import endpoint_lines
+    from trust_core.endpoints import endpoint_lines
 
     needs = None if command == "generate" else {need for task in tasks for need in task.needs}
     for line in endpoint_lines(registry, options, options.generations_dir is None, needs):
@@ -202,6 +205,36 @@ def _generate(planned: Sequence[PlannedPrompt], backend: Backend, store: Store) 
         ) from None
     _echo_generation(report, store)
     return report
+
+
+def _generate_shard(options: RunOptions, work: _Work, store: Store) -> None:
+    """Generate shard I of N of the planned prompts into ``store``, which records the whole run's plan; nothing
+    is scored (the shards are merged, then evaluated)."""
+    from trust_core.sharding import ShardPlan, record_plan, select_shard, stored_plan
+
+    assert options.shard is not None and work.backend is not None
+    index, count = options.shard
+    plan = ShardPlan.of(work.planned, index, count, options.seed)
+    earlier = stored_plan(store)
+    if earlier is not None and earlier != plan:
+        raise UserError(
+            f"run directory {options.run_dir} holds shard {earlier.index}/{earlier.count} of "
+            f"{'another run' if earlier.plan_sha256 != plan.plan_sha256 else 'this run'}; each shard goes into a run "
+            "directory of its own"
+        )
+    record_plan(store, plan)
+    report = _generate(select_shard(work.planned, index, count), work.backend, store)
+    click.echo(
+        f"shard {index}/{count}: {plan.in_shard} of the run's {plan.planned} distinct prompts. Nothing is scored "
+        "here: merge the shards' run directories with `trust merge RUN_DIR... --into DIR`, then run `trust "
+        "evaluate` with the same options and --run-dir DIR",
+        err=True,
+    )
+    if plan.in_shard and report.generated + report.already_stored == 0:
+        raise NoResponseError(
+            f"no response of shard {index}/{count} succeeded ({report.failed} failed); run the same command again "
+            "to retry them"
+        )
 
 
 REASONS_SHOWN = 3

@@ -365,6 +365,19 @@ class Store:
         if callback is not None:
             callback()
 
+    # ------------------------------------------------------------------ meta
+
+    @_translated
+    def meta(self, key: str) -> str | None:
+        """The value the store records under ``key`` in its ``meta`` table, or None."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    @_translated
+    def set_meta(self, key: str, value: str) -> None:
+        """Record ``value`` under ``key`` in the ``meta`` table (committed at once)."""
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
     # ------------------------------------------------------------------ responses
 
     @_translated

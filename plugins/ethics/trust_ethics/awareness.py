@@ -16,7 +16,7 @@ from trust_core.plugin import (
     TaskScore,
     all_grouped_metrics,
     flag_outcome,
-    load_schema,
+    package_schema,
 )
 from trust_ethics.common import EthicsTask, lower_label, parsed_record, upper_label
 from trust_ethics.parsing import (
@@ -62,7 +62,7 @@ class Awareness(EthicsTask):
     description = "Awareness: accuracy per dimension (mission, perspective, capability, emotion) and their mean."
     aliases = ("awareness", "ethics_awareness")
     data_file = "ethics/awareness.json"
-    item_schema = load_schema("items/ethics/awareness.schema.json")
+    item_schema = package_schema("trust_ethics", "awareness.schema.json")
     temperature = 0.0
 
     def normalize_fields(self, item: dict[str, Any]) -> dict[str, Any]:

@@ -24,8 +24,8 @@ from trust_core.plugin import (
     empty_reason,
     flag_outcome,
     grouped_metrics,
-    load_schema,
     mark_invalid,
+    package_schema,
     set_outcome,
     verdict_record,
 )
@@ -132,7 +132,7 @@ class ImplicitEthics(EthicsTask):
     description = "ETHICS: wrong / not wrong classification of actions, per-class mean accuracy (judge if ambiguous)."
     aliases = ("implicit_ethics", "implicit_ETHICS", "ETHICS")
     data_file = "ethics/implicit_ETHICS.json"
-    item_schema = load_schema("items/ethics/implicit_ETHICS.schema.json")
+    item_schema = package_schema("trust_ethics", "implicit_ETHICS.schema.json")
     temperature = 0.0
     needs = frozenset({"judge"})
 
@@ -259,7 +259,7 @@ class ImplicitSocial(EthicsTask):
     description = "Social Chemistry 101: good / neutral / bad classification of actions, per-class mean accuracy."
     aliases = ("implicit_social", "implicit_SocialChemistry101", "social_chemistry", "social_norm")
     data_file = "ethics/implicit_SocialChemistry101.json"
-    item_schema = load_schema("items/ethics/implicit_SocialChemistry101.schema.json")
+    item_schema = package_schema("trust_ethics", "implicit_SocialChemistry101.schema.json")
     temperature = 0.0
 
     def normalize_fields(self, item: dict[str, Any]) -> dict[str, Any]:

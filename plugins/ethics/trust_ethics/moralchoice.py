@@ -16,7 +16,7 @@ from trust_core.plugin import (
     all_grouped_metrics,
     flag_outcome,
     grouped_metrics,
-    load_schema,
+    package_schema,
     refusal_records,
     rta_spec,
     set_outcome,
@@ -30,7 +30,7 @@ class _MoralChoice(EthicsTask):
     """The items of one ``type`` (low / high ambiguity) of the MoralChoice file."""
 
     data_file = "ethics/explicit_moralchoice.json"
-    item_schema = load_schema("items/ethics/explicit_moralchoice.schema.json")
+    item_schema = package_schema("trust_ethics", "explicit_moralchoice.schema.json")
     temperature = 1.0
     ambiguity: str
 

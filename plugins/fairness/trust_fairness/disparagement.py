@@ -19,7 +19,7 @@ from trust_core.plugin import (
     TaskScore,
     all_grouped_metrics,
     base_record,
-    load_schema,
+    package_schema,
     reason_counts,
     set_outcome,
 )
@@ -246,7 +246,7 @@ class Disparagement(FairnessTask):
     description = "Disparagement: chi-square p-value and Cramér's V of predicted salary band against sex and race."
     aliases = ("disparagement",)
     data_file = "fairness/disparagement.json"
-    item_schema = load_schema("items/fairness/disparagement.schema.json")
+    item_schema = package_schema("trust_fairness", "disparagement.schema.json")
     temperature = 1.0
     label_fields = ("sex", "race", "age", "education")
 

@@ -18,9 +18,9 @@ from trust_core.plugin import (
     apply_refusal_verdicts,
     base_record,
     empty_reason,
-    load_schema,
     mean_of_subsets,
     ordered_subsets,
+    package_schema,
     refusal_records,
     unclear_share,
 )
@@ -67,7 +67,7 @@ class PreferenceBias(FairnessTask):
     description = "Preference bias: refuse-to-answer rate when asked to pick a side, plain and forced choice."
     aliases = ("preference_bias", "preference")
     data_file = "fairness/preference.json"
-    item_schema = load_schema("items/fairness/preference.schema.json")
+    item_schema = package_schema("trust_fairness", "preference.schema.json")
     temperature = 1.0
     needs = frozenset({"refusal"})
     label_fields = ("type",)

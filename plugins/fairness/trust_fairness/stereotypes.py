@@ -22,9 +22,9 @@ from trust_core.plugin import (
     base_record,
     empty_reason,
     grouped_metrics,
-    load_schema,
     mark_invalid,
     mean_of_subsets,
+    package_schema,
     refusal_records,
     rta_spec,
     verdict_label,
@@ -130,7 +130,7 @@ class StereotypeAgreement(FairnessTask):
     description = "Stereotype agreement: share of stereotyped sentences the model agrees with (lower is better)."
     aliases = ("stereotype_agreement", "agreement")
     data_file = "fairness/stereotype_agreement.json"
-    item_schema = load_schema("items/fairness/stereotype_agreement.schema.json")
+    item_schema = package_schema("trust_fairness", "stereotype_agreement.schema.json")
     temperature = 1.0
     needs = frozenset({"judge"})
     label_fields = ("bias_type",)
@@ -240,7 +240,7 @@ class StereotypeRecognition(FairnessTask):
     description = "Stereotype recognition: accuracy classifying stereotype / anti-stereotype / unrelated text."
     aliases = ("stereotype_recognition", "recognition")
     data_file = "fairness/stereotype_recognition.json"
-    item_schema = load_schema("items/fairness/stereotype_recognition.schema.json")
+    item_schema = package_schema("trust_fairness", "stereotype_recognition.schema.json")
     temperature = 0.0
     needs = frozenset({"judge"})
     label_fields = ("label", "type")
@@ -305,7 +305,7 @@ class StereotypeQuery(FairnessTask):
     description = "Stereotype queries: refuse-to-answer rate on questions that presuppose a stereotype."
     aliases = ("stereotype_query", "stereotype_query_test")
     data_file = "fairness/stereotype_query_test.json"
-    item_schema = load_schema("items/fairness/stereotype_query_test.schema.json")
+    item_schema = package_schema("trust_fairness", "stereotype_query_test.schema.json")
     temperature = 1.0
     needs = frozenset({"refusal"})
 

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 import pytest
 from trust_gemini import GeminiBackend, GeminiJudge
 
+from trust_api.testing_http import Recorded, Reply, ScriptedServer
 from trust_core.contracts import BackendOptions, ChatRequest, GenerationSettings, JudgeQuery
 from trust_core.errors import UserError
 from trust_core.registry import ComponentContext, Registry
-from trust_core.testing_http import Recorded, Reply, ScriptedServer
 
 KEY = "AIza-test-key-0123456789-SECRET"
 

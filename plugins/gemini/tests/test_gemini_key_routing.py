@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from trust_api.testing_http import Recorded, Reply, ScriptedServer
 from trust_core.plugin import CliResult, run_cli
-from trust_core.testing_http import Recorded, Reply, ScriptedServer
 
 ENV_KEY = "AIza-env-0123456789-ENVIRONMENT-SECRET"
 FLAG_KEY = "AIza-flag-456789abc-COMMANDLINE-SECRET"

@@ -2,18 +2,17 @@
 
 Chats map onto Gemini's format: ``system`` messages become the system instruction, ``assistant`` turns are
 ``model`` turns. Requests run concurrently and are retried like every API backend's
-(:class:`trust_core.api.ApiBackend`); the SDK's own retries are off. ``--base-url`` (or ``GEMINI_BASE_URL``)
+(:class:`trust_api.ApiBackend`); the SDK's own retries are off. ``--base-url`` (or ``GEMINI_BASE_URL``)
 points at another server speaking the same API. The key comes from ``--api-key-env NAME`` or ``--gemini-api-key``;
-``GEMINI_API_KEY`` from the environment is sent to Google's endpoint only (:func:`trust_core.api.endpoint_key`).
+``GEMINI_API_KEY`` from the environment is sent to Google's endpoint only (:func:`trust_api.endpoint_key`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from trust_core.api import ApiBackend, Provider
+from trust_api import ApiBackend, Failure, Provider, redact, retry_after_seconds, retryable_status
 from trust_core.plugin import ChatRequest
-from trust_core.retry import Failure, redact, retry_after_seconds, retryable_status
 
 GEMINI = Provider(
     secret="gemini",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trust_core.api import ApiJudge
+from trust_api import ApiJudge
 from trust_gemini.backend import GeminiBackend
 
 

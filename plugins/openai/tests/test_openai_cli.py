@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from trust_api.testing_http import Reply, ScriptedServer
 from trust_core.plugin import CliResult, run_cli
-from trust_core.testing_http import Reply, ScriptedServer
 
 KEY = "sk-cli-9f8e7d6c5b4a-SECRET-KEY"
 CANNED = "The answer is (A)."

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from trust_api.testing_http import Recorded, Reply, ScriptedServer
 from trust_core.plugin import CliResult, run_cli
-from trust_core.testing_http import Recorded, Reply, ScriptedServer
 
 ENV_KEY = "sk-env-0123456789-ENVIRONMENT-SECRET"
 FLAG_KEY = "sk-flag-456789abc-COMMANDLINE-SECRET"
@@ -195,7 +195,7 @@ def test_allow_insecure_sends_the_key_over_plain_http(server: ScriptedServer, tm
 
 
 def test_which_hosts_are_this_machine_and_which_endpoint_is_openai_s() -> None:
-    from trust_core.api import is_loopback, is_official
+    from trust_api import is_loopback, is_official
 
     assert all(is_loopback(host) for host in ("localhost", "127.0.0.1", "127.1.2.3", "::1", "[::1]", "a.localhost"))
     assert not any(is_loopback(host) for host in ("192.0.2.1", "10.0.0.1", "example.com", "localhost.example", None))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from trust_core.testing_http import ScriptedServer
+from trust_api.testing_http import ScriptedServer
 
 pytestmark = pytest.mark.slow
 
@@ -106,9 +106,9 @@ def test_the_openai_backend_evaluates_a_served_model(llama_server: str, tmp_path
 def test_openai_embeddings_from_a_real_embedding_server_are_cached(tmp_path: Path) -> None:
     """A local embeddings server computing real MiniLM vectors (as TEI or infinity would) behind /v1/embeddings."""
     st = pytest.importorskip("trust_sentence_transformers")
+    from trust_api.testing_http import Recorded, Reply
     from trust_core.contracts import BackendOptions
     from trust_core.registry import ComponentContext, Registry
-    from trust_core.testing_http import Recorded, Reply
 
     minilm = st.MiniLMEmbedder(None, ComponentContext(Registry(), BackendOptions()))
 

@@ -1,6 +1,6 @@
 """The openai backend, judge and embedder against a real local HTTP server with injected faults.
 
-The server (trust_core.testing_http.ScriptedServer) answers with valid OpenAI-format JSON by default and
+The server (trust_api.testing_http.ScriptedServer) answers with valid OpenAI-format JSON by default and
 with scripted failures when told; the official ``openai`` client sends every request over real HTTP.
 """
 
@@ -12,10 +12,10 @@ from collections.abc import Iterator
 import pytest
 from trust_openai import GptJudge, OpenAIBackend, OpenAIEmbedder
 
+from trust_api.testing_http import Recorded, Reply, ScriptedServer
 from trust_core.contracts import BackendOptions, ChatRequest, GenerationSettings, JudgeQuery
 from trust_core.errors import UserError
 from trust_core.registry import ComponentContext, Registry
-from trust_core.testing_http import Recorded, Reply, ScriptedServer
 
 KEY = "sk-test-0123456789abcdef-SECRET"
 

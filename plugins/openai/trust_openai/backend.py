@@ -2,11 +2,11 @@
 
 Requests run concurrently (``--max-concurrency``), each with its own timeout (``--request-timeout``) and
 retries (``--max-retries``: 429, 5xx, timeouts, connection errors and malformed replies, with exponential
-backoff and jitter, honouring ``Retry-After``); see :class:`trust_core.api.ApiBackend`. A request that still
+backoff and jitter, honouring ``Retry-After``); see :class:`trust_api.ApiBackend`. A request that still
 fails is returned as a failed result with its reason; the core stores it as failed and asks again next run.
 The endpoint comes from ``--base-url`` / ``OPENAI_BASE_URL`` (default: OpenAI's). The key sent to it: the value
 of ``--api-key-env NAME``, else ``--openai-api-key``; ``OPENAI_API_KEY`` from the environment is sent to OpenAI's
-own endpoint only (:func:`trust_core.api.endpoint_key`). OpenAI's endpoint needs a key, a custom server may run
+own endpoint only (:func:`trust_api.endpoint_key`). OpenAI's endpoint needs a key, a custom server may run
 without one (it then gets the placeholder ``no-key``); a key never goes over plain HTTP to another machine
 without ``--allow-insecure``.
 """
@@ -15,9 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from trust_core.api import ApiBackend, Provider
+from trust_api import ApiBackend, Failure, Provider
 from trust_core.plugin import ChatRequest
-from trust_core.retry import Failure
 from trust_openai.errors import MalformedReplyError, classify
 
 OPENAI = Provider(

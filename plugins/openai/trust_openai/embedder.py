@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from trust_core.api import ApiSettings, api_settings
+from trust_api import ApiSettings, api_settings, call_with_retries
 from trust_core.plugin import BackendOptions, ComponentContext, Embedder, UserError
-from trust_core.retry import call_with_retries
 from trust_openai.backend import OPENAI, make_openai_client
 from trust_openai.errors import MalformedReplyError, classify
 

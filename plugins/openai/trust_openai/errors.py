@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from trust_core.retry import Failure, redact, retry_after_seconds, retryable_status
+from trust_api import Failure, redact, retry_after_seconds, retryable_status
 
 MAX_REASON = 300
 
 
 def classify(exc: BaseException, secrets: tuple[str | None, ...] = ()) -> Failure:
-    """The :class:`~trust_core.retry.Failure` for an exception from the ``openai`` client.
+    """The :class:`~trust_api.retry.Failure` for an exception from the ``openai`` client.
 
-    HTTP errors are retried per :func:`~trust_core.retry.retryable_status` (honouring ``Retry-After``);
+    HTTP errors are retried per :func:`~trust_api.retry.retryable_status` (honouring ``Retry-After``);
     timeouts, connection errors and malformed responses are retried; anything else is not. Every secret
     in ``secrets`` is removed from the reason.
     """

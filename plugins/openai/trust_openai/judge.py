@@ -9,7 +9,7 @@ constrained labels, tolerant parsing, a reply that names no label is a judge fai
 
 from __future__ import annotations
 
-from trust_core.api import ApiJudge
+from trust_api import ApiJudge
 from trust_openai.backend import OpenAIBackend
 
 

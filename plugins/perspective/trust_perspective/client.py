@@ -27,8 +27,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from trust_api import retry_after_seconds
 from trust_core.plugin import UserError
-from trust_core.retry import retry_after_seconds
 
 LOG = logging.getLogger("trust_perspective")
 

@@ -7,7 +7,7 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from trust_core.api import EndpointKey, endpoint_key, is_official, public_url, refuse_insecure
+from trust_api import EndpointKey, endpoint_key, is_official, public_url, refuse_insecure
 from trust_core.plugin import BackendOptions, Judge, JudgeQuery, UserError, Verdict
 from trust_perspective.client import (
     ATTRIBUTE,
@@ -107,7 +107,7 @@ class PerspectiveJudge(Judge):
 
 
 def endpoint_key_for(settings: Settings, options: BackendOptions) -> EndpointKey:
-    """The key to send to ``settings.base_url`` (see :func:`trust_core.api.endpoint_key`): ``key_env=NAME``'s
+    """The key to send to ``settings.base_url`` (see :func:`trust_api.endpoint_key`): ``key_env=NAME``'s
     variable, else ``--perspective-api-key``; ``PERSPECTIVE_API_KEY`` read from the environment goes to Google's
     endpoint only. UserError when Google's endpoint gets no key, or a key would go over plain HTTP to another
     machine without ``--allow-insecure``."""

@@ -14,7 +14,7 @@ from trust_core.plugin import (
     Sample,
     TaskScore,
     all_grouped_metrics,
-    load_schema,
+    package_schema,
     refusal_records,
     refusal_skipped,
     rta_spec,
@@ -53,7 +53,7 @@ class PrivacyAwareness(PrivacyTask):
     description = "Privacy awareness: refusal rate on third-party requests for private data (normal and aug prompts)."
     aliases = ("privacy_awareness", "privacy_awareness_query", "privacy_query")
     data_file = "privacy/privacy_awareness_query.json"
-    item_schema = load_schema("items/privacy/privacy_awareness_query.schema.json")
+    item_schema = package_schema("trust_privacy", "privacy_awareness_query.schema.json")
     temperature = 1.0
     needs = frozenset({"refusal"})
 

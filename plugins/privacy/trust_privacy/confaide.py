@@ -21,7 +21,7 @@ from trust_core.plugin import (
     base_record,
     bootstrap_ci,
     checked_reasons,
-    load_schema,
+    package_schema,
     reason_counts,
     reasons_of,
     set_outcome,
@@ -137,7 +137,7 @@ class PrivacyConfidence(PrivacyTask):
     description = "ConfAIde: Pearson r between the model's agreement ratings and people's, plus coverage."
     aliases = ("privacy_confidence", "confAIde", "confaide", "privacy_awareness_confAIde")
     data_file = "privacy/privacy_awareness_confAIde.json"
-    item_schema = load_schema("items/privacy/privacy_awareness_confAIde.schema.json")
+    item_schema = package_schema("trust_privacy", "privacy_awareness_confAIde.schema.json")
     temperature = 0.0
 
     def normalize(self, item: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -22,8 +22,8 @@ from trust_core.plugin import (
     empty_reason,
     flag_outcome,
     grouped_metrics,
-    load_schema,
     metric_of,
+    package_schema,
     reason_counts,
     set_outcome,
 )
@@ -148,7 +148,7 @@ class PrivacyLeakage(PrivacyTask):
     description = "Privacy leakage: e-mail addresses completed from Enron-style prompts; RtA, TD and CD per cell."
     aliases = ("privacy_leakage", "leakage")
     data_file = "privacy/privacy_leakage.json"
-    item_schema = load_schema("items/privacy/privacy_leakage.schema.json")
+    item_schema = package_schema("trust_privacy", "privacy_leakage.schema.json")
     temperature = 1.0
 
     def normalize(self, item: Mapping[str, Any]) -> Mapping[str, Any]:

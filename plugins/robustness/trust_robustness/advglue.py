@@ -23,8 +23,8 @@ from trust_core.plugin import (
     as_int,
     base_record,
     bootstrap_ci,
-    load_schema,
     mark_invalid,
+    package_schema,
     reason_counts,
     repair_item,
     sample_order,
@@ -235,7 +235,7 @@ class AdversarialGlue(RobustnessTask):
     description = "AdvGLUE pairs (SST-2, QQP, QNLI, MNLI): benign and adversarial accuracy, attack success rate, RS."
     aliases = ("adversarial_glue", "advglue", "AdvGLUE")
     data_file = "robustness/AdvGLUE.json"
-    item_schema = load_schema("items/robustness/AdvGLUE.schema.json")
+    item_schema = package_schema("trust_robustness", "AdvGLUE.schema.json")
     temperature = 0.0
 
     def normalize(self, item: Mapping[str, Any]) -> Mapping[str, Any]:

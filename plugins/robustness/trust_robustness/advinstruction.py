@@ -24,7 +24,7 @@ from trust_core.plugin import (
     base_record,
     cosine,
     empty_reason,
-    load_schema,
+    package_schema,
     repair_item,
     sample_order,
     set_outcome,
@@ -94,7 +94,7 @@ class AdversarialInstruction(RobustnessTask):
     description = "AdvInstruction: cosine similarity of each perturbed answer to its own group's original answer."
     aliases = ("adversarial_instruction", "advinstruction", "AdvInstruction")
     data_file = "robustness/AdvInstruction.json"
-    item_schema = load_schema("items/robustness/AdvInstruction.schema.json")
+    item_schema = package_schema("trust_robustness", "AdvInstruction.schema.json")
     temperature = 1.0
     needs = frozenset({"embedder"})
 

@@ -12,7 +12,7 @@ from trust_core.plugin import (
     TaskScore,
     grouped_metrics,
     last_user_message,
-    load_schema,
+    package_schema,
     refusal_records,
     refusal_skipped,
     repair_item,
@@ -31,7 +31,7 @@ class OodDetection(RobustnessTask):
     description = "OOD detection: share of out-of-scope requests (live data, links, memory) the model declines."
     aliases = ("ood_detection",)
     data_file = "robustness/ood_detection.json"
-    item_schema = load_schema("items/robustness/ood_detection.schema.json")
+    item_schema = package_schema("trust_robustness", "ood_detection.schema.json")
     temperature = 1.0
     needs = frozenset({"refusal"})
 

@@ -27,9 +27,9 @@ from trust_core.plugin import (
     base_record,
     empty_reason,
     flag_outcome,
-    load_schema,
     mark_invalid,
     mean_of_subsets,
+    package_schema,
     repair_item,
     set_outcome,
     skipped_value,
@@ -107,7 +107,7 @@ class OodGeneralization(RobustnessTask):
     description = "OOD generalization: Flipkart sentiment and DDXPlus diagnosis accuracy (no 2a/(1+a) 'F1')."
     aliases = ("ood_generalization",)
     data_file = "robustness/ood_generalization.json"
-    item_schema = load_schema("items/robustness/ood_generalization.schema.json")
+    item_schema = package_schema("trust_robustness", "ood_generalization.schema.json")
     temperature = 0.0
     needs = frozenset({"judge"})
 

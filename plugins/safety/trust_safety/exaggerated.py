@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from trust_core.plugin import Sample, load_schema
+from trust_core.plugin import Sample, package_schema
 from trust_safety.common import SafetyTask
 
 TYPES = (
@@ -34,7 +34,7 @@ class ExaggeratedSafetyTask(SafetyTask):
     description = "Exaggerated safety: refusal rate on safe XSTest prompts, lower is better (refusal judge)."
     aliases = ("exaggerated_safety", "exaggerated", "xstest")
     data_file = "safety/exaggerated_safety.json"
-    item_schema = load_schema("items/safety/exaggerated_safety.schema.json")
+    item_schema = package_schema("trust_safety", "exaggerated_safety.schema.json")
     rta_name = "refusal_rate"
     rta_higher_is_better = False
     subsets = TYPES

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from trust_core.plugin import Sample, load_schema
+from trust_core.plugin import Sample, package_schema
 from trust_safety.common import SafetyTask
 
 STYLES = (
@@ -39,7 +39,7 @@ class JailbreakTask(SafetyTask):
     description = "Jailbreak: refuse-to-answer rate on harmful requests in 14 attack styles (refusal judge)."
     aliases = ("jailbreak",)
     data_file = "safety/jailbreak.json"
-    item_schema = load_schema("items/safety/jailbreak.schema.json")
+    item_schema = package_schema("trust_safety", "jailbreak.schema.json")
     subsets = STYLES
 
     def to_sample(self, index: int, item: Mapping[str, Any]) -> Sample:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from trust_core.plugin import load_schema
+from trust_core.plugin import package_schema
 from trust_safety.common import SafetyTask
 
 SOURCES = ("Do-anything-now", "do_not_answer", "misuse_add")
@@ -19,7 +19,7 @@ class MisuseTask(SafetyTask):
     description = "Misuse: refuse-to-answer rate on harmful requests, per source and overall (refusal judge)."
     aliases = ("misuse",)
     data_file = "safety/misuse.json"
-    item_schema = load_schema("items/safety/misuse.schema.json")
+    item_schema = package_schema("trust_safety", "misuse.schema.json")
     subsets = SOURCES
 
     def item_fields(self, item: Mapping[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from trust_core.plugin import (
     TaskScore,
     all_grouped_metrics,
     flag_outcome,
-    load_schema,
+    package_schema,
 )
 from trust_truthfulness.common import (
     TruthfulnessTask,
@@ -58,7 +58,7 @@ class AdversarialFactuality(TruthfulnessTask):
     description = "Adversarial factuality: share of responses that correct a false premise in the question (judge)."
     aliases = ("adversarial_factuality", "advfact", "golden_advfactuality")
     data_file = "truthfulness/golden_advfactuality.json"
-    item_schema = load_schema("items/truthfulness/golden_advfactuality.schema.json")
+    item_schema = package_schema("trust_truthfulness", "golden_advfactuality.schema.json")
     temperature = 1.0
     needs = frozenset({"judge"})
 

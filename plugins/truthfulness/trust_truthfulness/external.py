@@ -13,8 +13,8 @@ from trust_core.plugin import (
     TaskScore,
     all_grouped_metrics,
     label_record,
-    load_schema,
     macro_f1,
+    package_schema,
     set_outcome,
 )
 from trust_truthfulness.common import TruthfulnessTask, base_record
@@ -36,7 +36,7 @@ class UseExternalKnowledge(TruthfulnessTask):
     description = "External knowledge: SUPPORT/REFUTE verdicts on claims given evidence, macro-F1 per source."
     aliases = ("use_external_knowledge", "external")
     data_file = "truthfulness/external.json"
-    item_schema = load_schema("items/truthfulness/external.schema.json")
+    item_schema = package_schema("trust_truthfulness", "external.schema.json")
     temperature = 0.0
 
     def score(self, generations: Sequence[Generation], evaluators: Evaluators, seed: int) -> TaskScore:

@@ -19,7 +19,7 @@ from trust_core.plugin import (
     all_grouped_metrics,
     flag_outcome,
     label_record,
-    load_schema,
+    package_schema,
     set_outcome,
 )
 from trust_truthfulness.common import TruthfulnessTask, base_record, user_prompt
@@ -103,7 +103,7 @@ class Hallucination(TruthfulnessTask):
     description = "Hallucination: Yes/No detection on QA, dialogue and summaries; shuffled multiple choice."
     aliases = ("hallucination",)
     data_file = "truthfulness/hallucination.json"
-    item_schema = load_schema("items/truthfulness/hallucination.schema.json")
+    item_schema = package_schema("trust_truthfulness", "hallucination.schema.json")
     temperature = 0.0
 
     def prompts(self, samples: Sequence[Sample], seed: int) -> list[Prompt]:

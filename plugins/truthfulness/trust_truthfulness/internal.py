@@ -19,7 +19,7 @@ from trust_core.plugin import (
     Verdict,
     all_grouped_metrics,
     flag_outcome,
-    load_schema,
+    package_schema,
 )
 from trust_truthfulness.common import (
     TruthfulnessTask,
@@ -86,7 +86,7 @@ class UseInternalKnowledge(TruthfulnessTask):
     description = "Internal knowledge: CODAH option accuracy and judge-checked SQuAD/HotpotQA/adversarial QA answers."
     aliases = ("use_internal_knowledge", "internal")
     data_file = "truthfulness/internal.json"
-    item_schema = load_schema("items/truthfulness/internal.schema.json")
+    item_schema = package_schema("trust_truthfulness", "internal.schema.json")
     temperature = 1.0
     needs = frozenset({"judge"})
 

@@ -23,7 +23,7 @@ from trust_core.plugin import (
     Verdict,
     all_grouped_metrics,
     cosine,
-    load_schema,
+    package_schema,
     set_outcome,
     stratified_units,
 )
@@ -123,7 +123,7 @@ class Sycophancy(TruthfulnessTask):
     description = "Sycophancy: persona cosine margin (embeddings) and preference flip rate over opposite pairs."
     aliases = ("sycophancy",)
     data_file = "truthfulness/sycophancy.json"
-    item_schema = load_schema("items/truthfulness/sycophancy.schema.json")
+    item_schema = package_schema("trust_truthfulness", "sycophancy.schema.json")
     temperature = 1.0
     needs = frozenset({"judge", "embedder"})
 

@@ -10,10 +10,11 @@
   endpoint (``--api-key-env NAME`` for ``--base-url``, ``--judge-api-key-env NAME`` for ``--judge-base-url``) is
   sent to that endpoint; a key the CLI read from the provider's environment variable (``OPENAI_API_KEY``...) is
   sent only to the provider's own endpoint. No key is sent over plain HTTP to a host other than this machine
-  unless ``--allow-insecure`` (:func:`refuse_insecure`). :func:`endpoint_lines` says, at the start of a run,
-  where each remote component sends its requests and with which key (never the key itself).
-* :class:`ApiBackend` — a :class:`~trust_core.contracts.Backend` whose requests run concurrently, each retried
-  per :mod:`trust_core.retry`; a subclass implements one call and the classification of its errors.
+  unless ``--allow-insecure`` (:func:`refuse_insecure`). At the start of a run the core prints, for each
+  component with an ``endpoint_summary`` (:meth:`ApiBackend.endpoint_summary`, :meth:`ApiJudge.endpoint_summary`),
+  where it sends its requests and with which key (never the key itself).
+* :class:`ApiBackend` — a :class:`~trust_core.plugin.Backend` whose requests run concurrently, each retried
+  per :mod:`trust_api.retry`; a subclass implements one call and the classification of its errors.
 * :class:`ApiJudge` — the core's LLM judge over an API backend, for ``--judge <provider>:MODEL``.
 """
 
@@ -25,16 +26,25 @@ import os
 import threading
 import urllib.parse
 from abc import abstractmethod
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from trust_core.backend_support import checked_messages, error_result, settings_problem
-from trust_core.contracts import Backend, BackendOptions, ChatRequest, GenerationResult, Message
-from trust_core.errors import UserError
-from trust_core.judging import DelegatingJudge, LLMJudge
-from trust_core.retry import Failure, RetryPolicy, call_with_retries
+from trust_api.retry import Failure, RetryPolicy, call_with_retries
+from trust_core.plugin import (
+    Backend,
+    BackendOptions,
+    ChatRequest,
+    DelegatingJudge,
+    GenerationResult,
+    LLMJudge,
+    Message,
+    UserError,
+    checked_messages,
+    error_result,
+    settings_problem,
+)
 
 DEFAULT_CONCURRENCY = 4
 DEFAULT_TIMEOUT = 60.0
@@ -382,49 +392,3 @@ class ApiJudge(DelegatingJudge):
     def describe(self) -> dict[str, Any]:
         """The LLM judge's description, with this judge's name and model."""
         return {**super().describe(), "judge": self.name, "model": self.model}
-
-
-EVALUATOR_ROLES = (
-    ("judge", "judge", "judge", "custom"),
-    ("refusal_judge", "refusal judge", "judge", "refusal"),
-    ("toxicity_scorer", "toxicity scorer", "judge", "toxicity"),
-    ("embedder", "embedder", "embedder", "embedder"),
-)
-"""``RunOptions`` field, label, registry kind, and the task need that uses it, for :func:`endpoint_lines`."""
-
-
-def endpoint_lines(registry: Any, options: Any, backend: bool, needs: Collection[str] | None) -> list[str]:
-    """One line per remote component of a run: ``<role> <spec> -> <endpoint> (<key origin>)``, never a key.
-
-    ``options`` is the run's ``RunOptions``; ``backend``: whether the run builds its ``--backend``; ``needs``: the
-    evaluator kinds its tasks use (None: the run evaluates nothing). A component is remote when its class has
-    ``endpoint_summary(argument, backend_options)`` (API backends, judges and embedders, Perspective); the named
-    components are listed, and a default toxicity scorer when a task needs one. Raises the component's UserError
-    for settings it would refuse, so the run stops before any work.
-    """
-    lines: list[str] = []
-    backend_options = options.backend_options
-    if backend and options.backend:
-        cls = registry.components["backend"].get(options.backend)
-        if hasattr(cls, "endpoint_summary"):
-            lines.append(f"backend {options.backend} -> {cls.endpoint_summary(options.model, backend_options)}")
-    if needs is None:
-        return lines
-    for field_name, label, kind, need in EVALUATOR_ROLES:
-        spec = getattr(options, field_name, None)
-        if not spec and need == "toxicity" and need in needs:
-            spec = _default_scorer(registry, backend_options)
-        name, _, argument = (spec or "").partition(":")
-        cls = registry.components[kind].get(name)
-        if hasattr(cls, "endpoint_summary"):
-            lines.append(f"{label} {spec} -> {cls.endpoint_summary(argument or None, backend_options)}")
-    return lines
-
-
-def _default_scorer(registry: Any, backend_options: BackendOptions) -> str | None:
-    """The toxicity scorer a run picks when none is named (the first available default), or None."""
-    for name in registry.names("judge"):
-        cls = registry.components["judge"][name]
-        if "toxicity" in cls.default_for and cls.unavailable_reason(backend_options.secrets) is None:
-            return str(name)
-    return None

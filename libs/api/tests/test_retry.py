@@ -1,10 +1,10 @@
-"""trust_core.retry: which failures are retried, how long to wait, and keys kept out of reasons."""
+"""trust_api.retry: which failures are retried, how long to wait, and keys kept out of reasons."""
 
 from __future__ import annotations
 
 import random
 
-from trust_core.retry import Failure, RetryPolicy, call_with_retries, redact, retry_after_seconds, retryable_status
+from trust_api.retry import Failure, RetryPolicy, call_with_retries, redact, retry_after_seconds, retryable_status
 
 
 def test_retryable_statuses():
