@@ -1,5 +1,5 @@
 """Why items are invalid (issue #9, item 10): every invalid per-sample record names its reason, one of the
-documented set (``trust_core.scoring.INVALID_REASONS``), and every metric counts the reasons behind its
+documented set (``trust_core.task_scoring.INVALID_REASONS``), and every metric counts the reasons behind its
 ``n_invalid`` (``invalid_reasons``, summing exactly to ``n_invalid``) — for every task of the six dimension
 plugins, on its packaged sample, with scripted answers of every kind and evaluators that sometimes fail."""
 
@@ -28,7 +28,7 @@ from trust_core.metrics import (
 from trust_core.registry import ALLOW_LIST_ENV, Registry
 from trust_core.results import metric_record, summary_table
 from trust_core.schemas import load_schema, validator
-from trust_core.scoring import INVALID_REASONS, reasons_of
+from trust_core.task_scoring import INVALID_REASONS, reasons_of
 from trust_core.testing import Respond, generate, packaged_items, run_cli, samples_of
 
 DIMENSIONS = ("truthfulness", "safety", "fairness", "robustness", "privacy", "ethics")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from trust_core.contracts import BackendOptions, JudgeQuery
-from trust_core.judging import LLMJudge, parse_verdict
+from trust_core.llm_judge import LLMJudge, parse_verdict
 
 LABELS = ("CORRECTED", "NOT_CORRECTED")
 
@@ -80,7 +80,7 @@ def test_llm_judge_on_the_generation_model_shares_its_backend(monkeypatch):
 
 
 def test_labels_inside_reasoning_blocks_are_not_the_answer():
-    from trust_core.judging import parse_verdict, strip_reasoning
+    from trust_core.llm_judge import parse_verdict, strip_reasoning
 
     reply = "<think>It could be CORRECT, but the claim is false.</think>\nWRONG"
     assert parse_verdict(reply, ("CORRECT", "WRONG")) == "WRONG"

@@ -288,7 +288,7 @@ def _documented_blocks() -> list[tuple[str, ast.Module]]:
     assert {module for module, _ in blocks} == {
         "trust_core.contracts",
         "trust_core.metrics",
-        "trust_core.scoring",
+        "trust_core.task_scoring",
         "trust_core.outcomes",
     }
     return [(module, ast.parse(code)) for module, code in blocks]
@@ -363,7 +363,7 @@ def test_documented_signatures_match_the_code():
 
 def test_documented_record_keys_are_what_the_helpers_read():
     from trust_core.contracts import Generation, Prompt, Sample
-    from trust_core.scoring import accuracy_metric, base_record, mark_invalid
+    from trust_core.task_scoring import accuracy_metric, base_record, mark_invalid
     from trust_core.testing import assert_exportable
 
     guide = PLUGINS_GUIDE.read_text()

@@ -192,7 +192,7 @@ def test_every_metric_of_every_task_pairs_with_itself_in_trust_compare(task_clas
 
 
 def test_accuracy_metric_writes_the_outcomes_it_is_formed_from() -> None:
-    from trust_core.scoring import accuracy_metric
+    from trust_core.task_scoring import accuracy_metric
 
     records: list[dict[str, Any]] = [
         {"sample_id": "0", "subset": "a", "correct": True, "invalid": False},

@@ -1,4 +1,4 @@
-"""trust_core.scoring's refuse-to-answer helpers: RtA = refused / all items of the subset; failed
+"""trust_core.task_scoring's refuse-to-answer helpers: RtA = refused / all items of the subset; failed
 generations and failed verdicts are invalid and not refused; no refusal judge skips the metric."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import pytest
 
 from trust_core.contracts import Evaluators, Generation, JudgeQuery, Prompt, Sample, Verdict
-from trust_core.scoring import (
+from trust_core.task_scoring import (
     apply_refusal_verdicts,
     item_prompt,
     last_user_message,

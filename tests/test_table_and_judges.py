@@ -26,7 +26,7 @@ from trust_safety.jailbreak import JailbreakTask
 from trust_truthfulness.advfact import AdversarialFactuality
 
 from conftest import Completed, trust_in_process, trust_subprocess
-from trust_core.judging import parse_verdict
+from trust_core.llm_judge import parse_verdict
 from trust_core.results import validate_results
 from trust_core.testing import packaged_items
 

@@ -389,7 +389,7 @@ REFUSAL_CRITERIA: dict[str, str] = {
     "information, real or invented.",
 }
 """What counts as a refusal, by the task's definition (``JudgeQuery.criterion``; TASKS.md and the rule book in
-docs/evaluators.md). A task names one through :func:`trust_core.scoring.refusal_records`; ``request`` is the
+docs/evaluators.md). A task names one through :func:`trust_core.task_scoring.refusal_records`; ``request`` is the
 default."""
 DEFAULT_REFUSAL_CRITERION = "request"
 
@@ -638,7 +638,7 @@ class MetricValue:
     otherwise). ``ci`` is a 95 % bootstrap interval or None. ``note`` explains a null value.
     ``higher_is_better`` is None for an informational number that has no better direction
     (e.g. a position-bias share or a baseline). ``invalid_reasons`` says what ``n_invalid`` is made
-    of: the number of invalid items per reason (``trust_core.scoring.INVALID_REASONS``); its counts
+    of: the number of invalid items per reason (``trust_core.task_scoring.INVALID_REASONS``); its counts
     sum to ``n_invalid``."""
 
     task: str

@@ -58,10 +58,10 @@ from trust_core.contracts import (
     Verdict,
 )
 from trust_core.errors import UserError
-from trust_core.evaluation import refusal_query
+from trust_core.evaluators import refusal_query
 from trust_core.metrics import IndexArray, bootstrap_ci, mean_metric
 from trust_core.results import metric_record
-from trust_core.scoring import JUDGE_FAILED
+from trust_core.task_scoring import JUDGE_FAILED
 
 if TYPE_CHECKING:
     from trust_core.registry import Registry
@@ -431,7 +431,7 @@ def with_evaluators_behind(
     metrics: Sequence[MetricValue],
 ) -> list[MetricValue]:
     """``metrics`` with :attr:`~trust_core.contracts.MetricValue.evaluators` filled in: each evaluator of the
-    run (``evaluators_info``, as :meth:`~trust_core.evaluation.CachedEvaluators.describe` gives it with the
+    run (``evaluators_info``, as :meth:`~trust_core.evaluators.CachedEvaluators.describe` gives it with the
     judges' ``calibration`` summaries) that the metric's task says its value rests on
     (:meth:`~trust_core.contracts.Task.evaluators_behind`), with a judge's calibration on the task's prompt."""
     by_id = {task.id: task for task in tasks}

@@ -1,5 +1,10 @@
 """Metric building blocks: pure functions of per-item outcomes.
 
+How the four scoring modules differ: :mod:`trust_core.task_scoring` turns a task's responses into per-sample records
+(what a task writes); :mod:`trust_core.metrics` computes a metric's value, n, n_invalid and interval from per-item
+values (the statistics); :mod:`trust_core.evaluators` runs and caches the judges and embedder a task asks while
+scoring; :mod:`trust_core.llm_judge` is the one judge that is a prompted model.
+
 Every function takes per-item values (so invalid items stay in the
 denominator unless the caller leaves them out on purpose) and returns a
 :class:`~trust_core.contracts.MetricValue` with ``n``, ``n_invalid`` and a 95 %
@@ -8,7 +13,7 @@ items). The bootstrap seed is fixed (:data:`BOOTSTRAP_SEED`) and recorded in
 results, so intervals are reproducible.
 
 Every invalid item comes with the reason it is invalid (an :data:`InvalidReason`,
-one of ``trust_core.scoring.INVALID_REASONS``); the metric counts them per reason in
+one of ``trust_core.task_scoring.INVALID_REASONS``); the metric counts them per reason in
 ``invalid_reasons``, so the counts always sum to ``n_invalid``. A helper given an
 invalid item without a reason raises instead of reporting a count it cannot explain.
 """
@@ -32,7 +37,7 @@ IndexArray = np.ndarray[Any, np.dtype[np.intp]]
 """Item indices of one bootstrap resample (with repeats): what a statistic passed to :func:`bootstrap_ci` gets."""
 
 InvalidReason = str | None
-"""Why one item is invalid (a reason of ``trust_core.scoring.INVALID_REASONS``), or None for a valid item."""
+"""Why one item is invalid (a reason of ``trust_core.task_scoring.INVALID_REASONS``), or None for a valid item."""
 
 
 def reason_counts(reasons: Iterable[InvalidReason], context: str = "metric") -> dict[str, int]:

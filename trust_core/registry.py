@@ -387,7 +387,7 @@ class Registry:
         holds, the judge shares that backend instead of loading the model twice. Without ``spec``,
         the registered default for ``kind`` is used (the default model as LLM judge for "custom").
         """
-        from trust_core.judging import LLMJudge
+        from trust_core.llm_judge import LLMJudge
 
         option = KIND_OPTIONS[kind]
         spec = spec or self._default_judge_spec(kind, context)

@@ -42,7 +42,7 @@ from trust_core.data import (
     validate_items,
 )
 from trust_core.errors import DataError, UserError
-from trust_core.evaluation import CachedEvaluators
+from trust_core.evaluators import CachedEvaluators
 from trust_core.logs import library_output
 from trust_core.progress import load_model, progress, stage_label
 from trust_core.registry import ComponentContext, Registry

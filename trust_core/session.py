@@ -442,7 +442,7 @@ def judge_check(registry: Registry, options: RunOptions, judge_spec: str, output
 
 
 def _judge_check(registry: Registry, options: RunOptions, judge_spec: str, output: Path | None) -> dict[str, Any]:
-    from trust_core.evaluation import CachedEvaluators
+    from trust_core.evaluators import CachedEvaluators
     from trust_core.judge_check import build_report, calibration_items, labelled_sets, write_report
     from trust_core.registry import ComponentContext
 

@@ -1,7 +1,7 @@
 """What the machine-ethics tasks share: the base task, item repair, scoring records, the per-class statistic and
 the judge-calibration entries.
 
-The generic helpers (records, invalid marking, accuracy) live in ``trust_core.scoring``; the metric
+The generic helpers (records, invalid marking, accuracy) live in ``trust_core.task_scoring``; the metric
 building blocks in ``trust_core.metrics``; the outcome and spec machinery, skip markers included (a metric the
 run lacks an evaluator for), in ``trust_core.outcomes``.
 """

@@ -1,7 +1,7 @@
 """What the fairness tasks share: the base task, item normalisation, judge availability, the judge-calibration
 entries, and the per-sample outcomes of metrics that a run without an evaluator skips.
 
-The generic helpers (records, invalid marking, accuracy, refuse-to-answer scoring) live in ``trust_core.scoring``;
+The generic helpers (records, invalid marking, accuracy, refuse-to-answer scoring) live in ``trust_core.task_scoring``;
 the outcome and spec machinery, skip markers and the mean of subsets included, in ``trust_core.outcomes``.
 """
 

@@ -19,7 +19,7 @@ from trust_longformer import MAX_TOKENS, MODEL_ID, LongformerRefusalJudge, locat
 
 from trust_core.contracts import COMPLIED, REFUSED, BackendOptions, EvaluatorUnavailable, JudgeQuery
 from trust_core.errors import UserError
-from trust_core.evaluation import refusal_query
+from trust_core.evaluators import refusal_query
 from trust_core.registry import ComponentContext, Registry
 
 WORDS = ["<s>", "<pad>", "</s>", "<unk>", "i", "cannot", "help", "with", "that", "sure", "here", "is", "the", "recipe"]

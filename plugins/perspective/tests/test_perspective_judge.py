@@ -31,7 +31,7 @@ from trust_perspective.client import (
 
 from trust_core.contracts import BackendOptions, EvaluatorUnavailable, JudgeQuery
 from trust_core.errors import UserError
-from trust_core.evaluation import CachedEvaluators, refusal_query, toxicity_query
+from trust_core.evaluators import CachedEvaluators, refusal_query, toxicity_query
 from trust_core.registry import ComponentContext, Registry
 from trust_core.store import Store
 

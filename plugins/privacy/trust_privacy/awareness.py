@@ -42,7 +42,7 @@ def refusal_by_information(records: Sequence[Mapping[str, Any]]) -> dict[str, di
 
 def refusal_fields(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """What a prompt type's ``rta`` reports beside its value: the per-information-kind breakdown
-    (:func:`refusal_by_information`) and the UNCLEAR share (:func:`trust_core.scoring.unclear_share`)."""
+    (:func:`refusal_by_information`) and the UNCLEAR share (:func:`trust_core.task_scoring.unclear_share`)."""
     return {"by_information": refusal_by_information(records), **unclear_share(records)}
 
 

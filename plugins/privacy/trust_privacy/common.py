@@ -1,5 +1,5 @@
 """What the privacy tasks share: the base task (the generic helpers, refusal-rate scoring included, live in
-``trust_core.scoring``)."""
+``trust_core.task_scoring``)."""
 
 from __future__ import annotations
 

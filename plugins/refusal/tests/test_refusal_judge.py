@@ -16,7 +16,7 @@ from trust_refusal.validation import load_validation_set, measure
 
 from trust_core.contracts import COMPLIED, REFUSED, BackendOptions, JudgeQuery
 from trust_core.errors import UserError
-from trust_core.evaluation import CachedEvaluators, refusal_query, toxicity_query
+from trust_core.evaluators import CachedEvaluators, refusal_query, toxicity_query
 from trust_core.registry import ComponentContext, Registry
 from trust_core.store import Store
 

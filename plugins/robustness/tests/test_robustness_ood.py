@@ -16,7 +16,7 @@ from trust_robustness.ood_generalization import (
 )
 
 from trust_core.contracts import JudgeQuery, Verdict
-from trust_core.judging import parse_verdict
+from trust_core.llm_judge import parse_verdict
 
 DETECTION = OodDetection()
 GENERALIZATION = OodGeneralization()

@@ -1,7 +1,7 @@
 """What the robustness tasks share: the base task and item repairs (whole-unit limiting is
 ``trust_core.selection.stratified_units``).
 
-The generic helpers (records, invalid marking, accuracy) live in ``trust_core.scoring``.
+The generic helpers (records, invalid marking, accuracy) live in ``trust_core.task_scoring``.
 """
 
 from __future__ import annotations

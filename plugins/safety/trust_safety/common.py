@@ -59,7 +59,7 @@ class SafetyTask(SinglePromptTask):
         return (rta_spec(self.rta_name, self.rta_higher_is_better, self.subsets),)
 
     def score(self, generations: Sequence[Generation], evaluators: Evaluators, seed: int) -> TaskScore:
-        """The refusal rate per subset and over all items (see :func:`trust_core.scoring.rta_metrics`, which
+        """The refusal rate per subset and over all items (see :func:`trust_core.task_scoring.rta_metrics`, which
         writes each record's outcome; skipped when the run has no refusal judge)."""
         records, unavailable = refusal_records(generations, evaluators)
         for record, generation in zip(records, generations, strict=True):
@@ -75,7 +75,7 @@ def refusal_records(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """One record per generation with its refusal decision, and the reason the run has no refusal judge (or None).
 
-    :func:`trust_core.scoring.refusal_records` with the judge seeing each response with its prompt (the last user
+    :func:`trust_core.task_scoring.refusal_records` with the judge seeing each response with its prompt (the last user
     message): ``refused`` (bool), ``refusal`` (REFUSED / COMPLIED / UNCLEAR, null when invalid), ``invalid`` and,
     when invalid, ``invalid_reason`` (``generation_failed``, ``empty_response``, ``refusal_judge_failed``,
     ``refusal_judge_unavailable``), plus the ``refusal_verdict`` of judged responses. Empty or failed generations

@@ -1,4 +1,4 @@
-"""What the truthfulness tasks share: the base task (the generic helpers live in ``trust_core.scoring``)."""
+"""What the truthfulness tasks share: the base task (the generic helpers live in ``trust_core.task_scoring``)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,11 @@
 """Helpers task plugins share: single-message prompts, per-sample records, invalid marking,
 verdict records, subset ordering, the accuracy metric and refuse-to-answer (RtA) scoring.
 
+How the four scoring modules differ: :mod:`trust_core.task_scoring` turns a task's responses into per-sample records
+(what a task writes); :mod:`trust_core.metrics` computes a metric's value, n, n_invalid and interval from per-item
+values (the statistics); :mod:`trust_core.evaluators` runs and caches the judges and embedder a task asks while
+scoring; :mod:`trust_core.llm_judge` is the one judge that is a prompted model.
+
 A record is one JSON-serialisable dict per generation; ``correct`` and ``invalid``
 are the flags accuracy-type metrics read (an invalid record is wrong and stays in
 the denominator). Refusal records carry ``refused`` and ``invalid`` instead (TASKS.md

@@ -1,5 +1,10 @@
 """The LLM-as-judge that works with any backend, and tolerant verdict parsing.
 
+How the four scoring modules differ: :mod:`trust_core.task_scoring` turns a task's responses into per-sample records
+(what a task writes); :mod:`trust_core.metrics` computes a metric's value, n, n_invalid and interval from per-item
+values (the statistics); :mod:`trust_core.evaluators` runs and caches the judges and embedder a task asks while
+scoring; :mod:`trust_core.llm_judge` is the one judge that is a prompted model.
+
 A task asks a :class:`~trust_core.contracts.JudgeQuery` (a self-contained
 instruction and the allowed labels). :class:`LLMJudge` appends a constrained
 format request, generates greedily, and reads the verdict label where a verdict

@@ -1,5 +1,10 @@
 """The evaluators tasks call while scoring, cached in the run store.
 
+How the four scoring modules differ: :mod:`trust_core.task_scoring` turns a task's responses into per-sample records
+(what a task writes); :mod:`trust_core.metrics` computes a metric's value, n, n_invalid and interval from per-item
+values (the statistics); :mod:`trust_core.evaluators` runs and caches the judges and embedder a task asks while
+scoring; :mod:`trust_core.llm_judge` is the one judge that is a prompted model.
+
 Four kinds: the task's own judge questions (``--judge``), refusal decisions
 (``--refusal-judge``), toxicity scores (``--toxicity-scorer``) and embeddings
 (``--embedder``). Each evaluator is built lazily, on first use; verdicts and
