@@ -23,7 +23,7 @@ plugins=(
     libs/transformers libs/api plugins/hf plugins/smollm2 plugins/sentence_transformers
     plugins/truthfulness plugins/safety plugins/fairness plugins/robustness plugins/privacy plugins/ethics
     plugins/refusal plugins/perspective plugins/longformer plugins/wanda plugins/hqq plugins/openai
-    plugins/judges plugins/gemini plugins/fastchat
+    plugins/judges plugins/gemini plugins/fastchat plugins/vllm
 )
 if [[ "${1:-}" == "--test" ]]; then
     core=".[report,test]"

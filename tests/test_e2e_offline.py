@@ -300,7 +300,7 @@ def test_run_a_pruned_variant_of_the_default_model(trust, tmp_path: Path):
 
 
 @pytest.mark.slow
-def test_run_an_hqq_variant_with_the_seed_flags(trust, tmp_path: Path):
+def test_run_an_hqq_variant_with_the_ornl_workflows_flags(trust, tmp_path: Path):
     pytest.importorskip("trust_hqq")
     args = (
         "run",

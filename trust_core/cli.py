@@ -825,19 +825,53 @@ def study() -> None:
     required=True,
     help="The study's folder: study.json (index, provenance, efficiency) and runs/NAME per variant.",
 )
+@click.option(
+    "--executor",
+    type=click.Choice(["serial", "ray"]),
+    default="serial",
+    show_default=True,
+    help="serial: one variant after the other, here; ray: every variant a task of a Ray cluster "
+    "(pip install 'trust-core[ray]').",
+)
+@click.option(
+    "--address",
+    metavar="HOST:PORT",
+    help="The Ray cluster's head to connect to (default: start a local Ray instance for the study).",
+)
+@click.option(
+    "--cpus-per-variant", type=float, default=1, show_default=True, help="CPUs Ray reserves for each variant."
+)
+@click.option(
+    "--gpus-per-variant", type=float, default=0, show_default=True, help="GPUs Ray reserves for each variant."
+)
 @click.pass_context
-def study_run(ctx: click.Context, /, study_file: Path, run_dir: Path) -> None:
+def study_run(
+    ctx: click.Context,
+    /,
+    study_file: Path,
+    run_dir: Path,
+    executor: str,
+    address: str | None,
+    cpus_per_variant: float,
+    gpus_per_variant: float,
+) -> None:
     """Evaluate the base, then every variant, each in a process of its own, into RUN_DIR/runs/NAME.
 
     Variants already finished are not run again: after an interruption, run the same command to resume.
-    Then: `trust study status RUN_DIR`, `trust compare RUN_DIR`.
+    With --executor ray, every variant is a task of a Ray cluster (several at once, each with the CPUs and GPUs
+    it asks for; a task whose worker dies is retried and resumes from its store); RUN_DIR must be on storage
+    every node sees. Then: `trust study status RUN_DIR`, `trust compare RUN_DIR`.
     """
-    from trust_core.studies import check_study, load_study, run_study
+    from trust_core.studies import RayExecutor, check_study, load_study, run_study
 
     plan = load_study(study_file)
     check_study(_registry(ctx), plan)  # methods, recipes and tasks, before any model is loaded
     plugin_dirs = list(ctx.find_root().params.get("plugin_dirs") or ())  # $TRUST_PLUGIN_DIRS is inherited
-    index = run_study(plan, run_dir, plugin_dirs, echo=lambda line: click.echo(line, err=True))
+    if address is not None and executor != "ray":
+        raise click.UsageError("--address needs --executor ray")
+    runner = RayExecutor(address, cpus_per_variant, gpus_per_variant) if executor == "ray" else None
+    echo = lambda line: click.echo(line, err=True)  # noqa: E731
+    index = run_study(plan, run_dir, plugin_dirs, echo=echo, executor=runner)
     failed = [entry["name"] for entry in index["variants"] if entry.get("status") == "failed"]
     click.echo(f"study: {run_dir / 'study.json'}; compare with: trust compare {run_dir}")
     if failed:

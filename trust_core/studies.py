@@ -14,13 +14,15 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import logging
 import math
 import os
 import re
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -340,13 +342,22 @@ def _run_variant(
 
 
 def run_study(
-    study: Study, run_dir: Path, plugin_dirs: Sequence[Path] = (), echo: Any = print, quiet: bool = False
+    study: Study,
+    run_dir: Path,
+    plugin_dirs: Sequence[Path] = (),
+    echo: Any = print,
+    quiet: bool = False,
+    executor: Executor | None = None,
 ) -> dict[str, Any]:
     """Evaluate every variant of ``study`` into ``run_dir/runs/NAME`` and index them in study.json.
 
     A variant whose run directory already holds this study's finished results is not run again; a failed one
     is recorded with its exit status and the study goes on. ``quiet``: each variant's own output goes to
-    ``runs/NAME/study-output.log`` instead of the terminal. Returns the index."""
+    ``runs/NAME/study-output.log`` instead of the terminal. ``executor``: a :class:`RayExecutor` runs the
+    variants as tasks of a Ray cluster, several at once (their output always goes to the log files); None runs
+    them one after the other here. Returns the index."""
+    if executor is not None:
+        executor.start()  # an address that does not answer stops the study before anything is written
     run_dir.mkdir(parents=True, exist_ok=True)
     previous = read_index(run_dir)
     if previous is not None and previous.get("study", {}).get("sha256") not in (None, study.sha256):
@@ -375,6 +386,8 @@ def run_study(
         index["variants"].append(earlier if done else {**entry, "status": "pending"})
         plans.append((variant, folder, argv, entry, done))
     _write_index(run_dir, index)
+    if executor is not None:
+        return _run_on(executor, study, run_dir, plans, index, plugin_dirs, echo)
     for number, (variant, folder, argv, entry, done) in enumerate(plans, start=1):
         where = f"study {study.name}: {number}/{len(plans)} {variant.name}"
         if done:
@@ -385,14 +398,148 @@ def run_study(
         _write_index(run_dir, index)
         output = folder / "study-output.log" if quiet else None
         code, seconds, peak = _run_variant([*argv, "--run-dir", str(folder)], plugin_dirs, output)
-        finished = {**entry, "status": "done" if code == 0 else "failed", "exit_status": code, "finished_at": _now()}
-        if code == 0:
-            finished["efficiency"] = _efficiency(folder, seconds, peak)
-        index["variants"][number - 1] = finished
-        _write_index(run_dir, index)
+        _record(run_dir, index, number - 1, entry, folder, code, seconds, peak)
         if code == 130:
             raise KeyboardInterrupt
     return index
+
+
+def _record(
+    run_dir: Path,
+    index: dict[str, Any],
+    position: int,
+    entry: dict[str, Any],
+    folder: Path,
+    code: int,
+    seconds: float,
+    peak: int | None,
+) -> None:
+    """Record a finished variant (done, with its efficiency, or failed with its exit status) in study.json."""
+    finished = {**entry, "status": "done" if code == 0 else "failed", "exit_status": code, "finished_at": _now()}
+    if code == 0:
+        finished["efficiency"] = _efficiency(folder, seconds, peak)
+    index["variants"][position] = finished
+    _write_index(run_dir, index)
+
+
+def _run_on(
+    executor: Executor,
+    study: Study,
+    run_dir: Path,
+    plans: Sequence[tuple[StudyVariant, Path, list[str], dict[str, Any], bool]],
+    index: dict[str, Any],
+    plugin_dirs: Sequence[Path],
+    echo: Any,
+) -> dict[str, Any]:
+    """Submit every unfinished variant to ``executor`` at once and record each as it finishes."""
+    submitted: dict[Any, tuple[int, StudyVariant, Path, dict[str, Any]]] = {}
+    for number, (variant, folder, argv, entry, done) in enumerate(plans, start=1):
+        where = f"study {study.name}: {number}/{len(plans)} {variant.name}"
+        if done:
+            echo(f"{where}: done earlier")
+            continue
+        echo(f"{where}: submitted to {executor.name}: trust {' '.join(argv)} --run-dir {folder}")
+        index["variants"][number - 1] = {**entry, "status": "running", "started_at": _now()}
+        handle = executor.submit([*argv, "--run-dir", str(folder)], plugin_dirs, folder / "study-output.log")
+        submitted[handle] = (number, variant, folder, entry)
+    _write_index(run_dir, index)
+    for handle, (code, seconds, peak) in executor.as_completed(list(submitted)):
+        number, variant, folder, entry = submitted[handle]
+        echo(f"study {study.name}: {number}/{len(plans)} {variant.name}: {'done' if code == 0 else 'failed'}")
+        _record(run_dir, index, number - 1, entry, folder, code, seconds, peak)
+    return index
+
+
+class Executor(ABC):
+    """Runs variants elsewhere than one after the other in this process (see :class:`RayExecutor`)."""
+
+    name = "executor"
+
+    @abstractmethod
+    def start(self) -> None:
+        """Connect (UserError when that fails: nothing is written)."""
+
+    @abstractmethod
+    def submit(self, argv: list[str], plugin_dirs: Sequence[Path], output: Path) -> Any:
+        """Start ``trust ARGV`` somewhere; a handle."""
+
+    @abstractmethod
+    def as_completed(self, handles: list[Any]) -> Iterator[tuple[Any, tuple[int, float, int | None]]]:
+        """Each handle with (exit status, wall seconds, peak memory), as it finishes."""
+
+
+RAY_RETRIES = 2
+"""How often Ray restarts a variant whose worker died (the variant resumes from its run store)."""
+
+
+def _ray_variant(argv: list[str], plugin_dirs: list[str], output: str) -> tuple[int, float, int | None]:
+    """A variant's ``trust run`` in a process of its own, on whichever Ray node runs this task."""
+    return _run_variant(argv, [Path(folder) for folder in plugin_dirs], Path(output))
+
+
+class RayExecutor(Executor):
+    """Each variant as a Ray task with ``num_cpus`` / ``num_gpus`` of its own, on an existing cluster
+    (``address``) or a local one started for the study; a task whose worker dies is retried
+    (:data:`RAY_RETRIES`) and resumes from its run store. The run directory must be on storage every node
+    sees, and every node must have trust installed as the driver has."""
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None, num_cpus: float = 1, num_gpus: float = 0) -> None:
+        self.address = address
+        self.num_cpus = num_cpus
+        self.num_gpus = num_gpus
+        self._task: Any = None
+
+    def start(self) -> None:
+        """Import ray and connect to the cluster (or start a local one)."""
+        try:
+            import ray
+        except ImportError:
+            raise UserError("--executor ray needs Ray: pip install 'trust-core[ray]'") from None
+        if self.address not in (None, "auto", "local"):
+            _require_answer(self.address)
+        if not ray.is_initialized():
+            try:
+                ray.init(
+                    address=self.address, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR
+                )
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                raise UserError(f"--address {self.address}: cannot connect to a Ray cluster ({exc})") from None
+        options = {"num_cpus": self.num_cpus, "num_gpus": self.num_gpus, "max_retries": RAY_RETRIES}
+        self._task = ray.remote(_ray_variant).options(**options)
+
+    def submit(self, argv: list[str], plugin_dirs: Sequence[Path], output: Path) -> Any:
+        """Submit one variant as a Ray task."""
+        return self._task.remote(argv, [str(folder) for folder in plugin_dirs], str(output))
+
+    def as_completed(self, handles: list[Any]) -> Iterator[tuple[Any, tuple[int, float, int | None]]]:
+        """Each task's result as it finishes; a task that failed for good (its worker died more often than
+        :data:`RAY_RETRIES`) is recorded as failed (exit status 1)."""
+        import ray
+
+        pending = list(handles)
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            for handle in ready:
+                try:
+                    yield handle, tuple(ray.get(handle))
+                except ray.exceptions.RayError:
+                    yield handle, (1, 0.0, None)
+
+
+def _require_answer(address: str) -> None:
+    """UserError at once when nothing listens at ``address`` (host:port), instead of Ray's long retries."""
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise UserError(f"--address {address}: expected HOST:PORT of a Ray cluster's head (e.g. 10.0.0.1:6379)")
+    try:
+        with socket.create_connection((host, int(port)), timeout=5):
+            return
+    except OSError as exc:
+        raise UserError(f"--address {address}: the Ray cluster does not answer ({exc.strerror or exc})") from None
 
 
 def read_index(run_dir: Path) -> dict[str, Any] | None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -28,15 +31,20 @@ def smollm2_gguf() -> str:
 def test_4bit_checkpoint_is_saved_and_loads_in_the_hf_backend(
     smollm2_gguf: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from trust_gptq import GptqQuantizer
-
     monkeypatch.chdir(tmp_path)
 
     out = tmp_path / "gptq"
-    recipe = {"bits": 4, "group_size": 64, "seed": 42, "calibration_samples": 8}
-    variant = GptqQuantizer().quantize(smollm2_gguf, recipe, out)
-    details = variant.details
-    assert variant.model == str(out)
+    # through the command line, with a recipe key of gptq's own (issue #10): it reaches the plugin and is recorded
+    args = ("--quantize", "gptq", "--quant-bits", "4", "--quant-group-size", "64", "--calibration-samples", "8")
+    done = subprocess.run(
+        [sys.executable, "-m", "trust_core", "compress", "--model", smollm2_gguf, *args, "--recipe", "desc_act=true",
+         "--out", str(out)], capture_output=True, text=True, env={**os.environ, "TRUST_PROGRESS": "0"}, timeout=1800,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    record = json.loads((out / "variant.json").read_text())
+    assert record["method"] == "gptq" and record["recipe"]["desc_act"] is True
+    details = record["details"]
+    assert details["desc_act"] is True
     assert (details["bits"], details["group_size"], details["calibration"]["samples"]) == (4, 64, 8)
     assert len(details["calibration"]["samples_sha256"]) == 64
     assert sum(details["quantized_layers"].values()) == 210  # 30 layers x 7 projections; lm_head stays dense
@@ -44,7 +52,7 @@ def test_4bit_checkpoint_is_saved_and_loads_in_the_hf_backend(
     assert details["reload_check"]["new_tokens"] > 0 and details["reload_check"]["text"].strip()
     assert details["libraries"]["gptqmodel"].startswith("7.6.")
     config = json.loads((out / "config.json").read_text())
-    assert config["quantization_config"]["quant_method"] == "gptq"
+    assert config["quantization_config"]["quant_method"] == "gptq" and config["quantization_config"]["desc_act"]
     assert (config["quantization_config"]["bits"], config["quantization_config"]["group_size"]) == (4, 64)
     assert (out / "tokenizer.json").is_file()
     assert not (tmp_path / "logs").exists()  # GPTQModel's ./logs run log goes to the scratch folder

@@ -119,7 +119,7 @@ def test_a_missing_key_stops_the_run_before_any_work(tmp_path: Path) -> None:
     assert embedder.returncode == 2 and "--embedder openai:text-embedding-3-small needs an API key" in embedder.stderr
 
 
-def test_the_seed_judge_flags_select_the_gpt_judge(server: ScriptedServer, tmp_path: Path) -> None:
+def test_the_ornl_workflows_judge_flags_select_the_gpt_judge(server: ScriptedServer, tmp_path: Path) -> None:
     args = run_args(server, tmp_path)
     args[args.index("truthfulness/hallucination")] = "truthfulness/adversarial_factuality"
     result = trust(*args, "--judge_family", "gpt", "--judge_model", "judge-m", "--judge-base-url", server.url + "/v1")
