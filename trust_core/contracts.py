@@ -288,6 +288,16 @@ def check_recipe_keys(method: str, recipe: Mapping[str, Any], known: Mapping[str
         raise UserError(f"{method} recipe: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
 
 
+def describe_method(method: Quantizer | Pruner) -> dict[str, Any]:
+    """A quantizer's or pruner's :meth:`describe`: name, version, description, recipe keys."""
+    return {
+        "method": method.name,
+        "method_version": method.version,
+        "description": method.description,
+        "recipe_keys": sorted(method.recipe_options),
+    }
+
+
 class Quantizer(ABC):
     """Produces or loads a quantized variant of a model.
 
@@ -315,12 +325,7 @@ class Quantizer(ABC):
 
     def describe(self) -> dict[str, Any]:
         """What this method is: name, version, description and the recipe keys it accepts."""
-        return {
-            "method": self.name,
-            "method_version": self.version,
-            "description": self.description,
-            "recipe_keys": sorted(self.recipe_options),
-        }
+        return describe_method(self)
 
 
 class Pruner(ABC):
@@ -350,12 +355,7 @@ class Pruner(ABC):
 
     def describe(self) -> dict[str, Any]:
         """What this method is: name, version, description and the recipe keys it accepts."""
-        return {
-            "method": self.name,
-            "method_version": self.version,
-            "description": self.description,
-            "recipe_keys": sorted(self.recipe_options),
-        }
+        return describe_method(self)
 
 
 # --------------------------------------------------------------------------- evaluators

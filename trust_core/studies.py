@@ -388,11 +388,7 @@ def run_study(
     _write_index(run_dir, index)
     if executor is not None:
         return _run_on(executor, study, run_dir, plans, index, plugin_dirs, echo)
-    for number, (variant, folder, argv, entry, done) in enumerate(plans, start=1):
-        where = f"study {study.name}: {number}/{len(plans)} {variant.name}"
-        if done:
-            echo(f"{where}: done earlier")
-            continue
+    for number, _variant, folder, argv, entry, where in _pending(study, plans, echo):
         echo(f"{where}: trust {' '.join(argv)} --run-dir {folder}")
         index["variants"][number - 1] = {**entry, "status": "running", "started_at": _now()}
         _write_index(run_dir, index)
@@ -402,6 +398,22 @@ def run_study(
         if code == 130:
             raise KeyboardInterrupt
     return index
+
+
+Plan = tuple[StudyVariant, Path, list[str], dict[str, Any], bool]
+"""A variant, its run directory, its ``trust run`` arguments, its study.json entry, and whether it is done."""
+
+
+def _pending(
+    study: Study, plans: Sequence[Plan], echo: Any
+) -> Iterator[tuple[int, StudyVariant, Path, list[str], dict[str, Any], str]]:
+    """The variants still to run, numbered from 1, with the line that names each (the finished are announced)."""
+    for number, (variant, folder, argv, entry, done) in enumerate(plans, start=1):
+        where = f"study {study.name}: {number}/{len(plans)} {variant.name}"
+        if done:
+            echo(f"{where}: done earlier")
+        else:
+            yield number, variant, folder, argv, entry, where
 
 
 def _record(
@@ -426,18 +438,14 @@ def _run_on(
     executor: Executor,
     study: Study,
     run_dir: Path,
-    plans: Sequence[tuple[StudyVariant, Path, list[str], dict[str, Any], bool]],
+    plans: Sequence[Plan],
     index: dict[str, Any],
     plugin_dirs: Sequence[Path],
     echo: Any,
 ) -> dict[str, Any]:
     """Submit every unfinished variant to ``executor`` at once and record each as it finishes."""
     submitted: dict[Any, tuple[int, StudyVariant, Path, dict[str, Any]]] = {}
-    for number, (variant, folder, argv, entry, done) in enumerate(plans, start=1):
-        where = f"study {study.name}: {number}/{len(plans)} {variant.name}"
-        if done:
-            echo(f"{where}: done earlier")
-            continue
+    for number, variant, folder, argv, entry, where in _pending(study, plans, echo):
         echo(f"{where}: submitted to {executor.name}: trust {' '.join(argv)} --run-dir {folder}")
         index["variants"][number - 1] = {**entry, "status": "running", "started_at": _now()}
         handle = executor.submit([*argv, "--run-dir", str(folder)], plugin_dirs, folder / "study-output.log")
