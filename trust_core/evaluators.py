@@ -175,9 +175,10 @@ class CachedEvaluators(Evaluators):
         with bar, library_output():  # what the judge's libraries print goes to RUN_DIR/trust.log
             for start in range(0, len(missing), self.judge_batch):
                 chunk = missing[start : start + self.judge_batch]
-                for key, verdict in zip(chunk, judge.judge([query_of[key] for key in chunk]), strict=True):
+                answered = list(zip(chunk, judge.judge([query_of[key] for key in chunk]), strict=True))
+                self.store.put_verdicts(identity, answered)  # the store keeps what may be reused, a batch at once
+                for key, verdict in answered:
                     self.counts["verdicts_computed"] += 1
-                    self.store.put_verdict(key, identity, verdict)  # the store keeps what may be reused
                     if verdict.failed:
                         failed[key] = verdict
                     else:

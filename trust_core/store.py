@@ -466,20 +466,31 @@ class Store:
         A reply that named no label is cached as a failure, since asking the same judge the same question with
         the same seeds gives the same reply; a later success replaces it.
         """
+        self.put_verdicts(judge_identity, [(key, verdict)])
+
+    @_translated
+    def put_verdicts(self, judge_identity: str, verdicts: Sequence[tuple[str, Verdict]]) -> None:
+        """Cache a batch of the judge's verdicts (as :meth:`put_verdict` each) in one transaction: one commit for a
+        judge's whole batch, not one per verdict."""
         now = time.time()
-        if verdict.label is not None:
-            self.db.execute(
-                "INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?, ?, ?)",
-                (key, judge_identity, verdict.label, verdict.raw, verdict.score, now),
-            )
-            self.db.execute("DELETE FROM judge_failures WHERE key = ?", (key,))
-            self._written()
-        elif verdict.raw is not None:
-            self.db.execute(
-                "INSERT OR REPLACE INTO judge_failures VALUES (?, ?, ?, ?, ?)",
-                (key, judge_identity, verdict.raw, verdict.error or "reply names no allowed label", now),
-            )
-            self._written()
+        labelled = [(key, judge_identity, v.label, v.raw, v.score, now) for key, v in verdicts if v.label is not None]
+        replies = [
+            (key, judge_identity, v.raw, v.error or "reply names no allowed label", now)
+            for key, v in verdicts
+            if v.label is None and v.raw is not None
+        ]
+        if not labelled and not replies:
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.executemany("INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?, ?, ?)", labelled)
+            self.db.executemany("DELETE FROM judge_failures WHERE key = ?", [(row[0],) for row in labelled])
+            self.db.executemany("INSERT OR REPLACE INTO judge_failures VALUES (?, ?, ?, ?, ?)", replies)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self._written()
 
     # ------------------------------------------------------------------ embeddings
 
