@@ -9,6 +9,7 @@ marked ``slow`` get it from the fixtures too.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -106,3 +107,16 @@ def run_scripted_study(folder: Path) -> Path:
     result = trust_in_process("--plugin-dir", str(PLUGIN_DIR), *args, env={"TRUST_LOAD_PLUGINS": ""})
     assert result.code == 0, result.stderr
     return folder / "s"
+
+
+def read_results(path: Path) -> tuple[dict, dict]:
+    """results.json at ``path``, schema-validated and with every n_invalid within n, and its metrics by
+    (task, subset, metric)."""
+    from trust_core.results import validate_results
+
+    results = json.loads(path.read_text())
+    validate_results(results)
+    by_key = {(m["task"], m["subset"], m["metric"]): m for m in results["metrics"]}
+    for metric in results["metrics"]:
+        assert 0 <= metric["n_invalid"] <= metric["n"], metric
+    return results, by_key

@@ -128,7 +128,7 @@ OFFLINE: dict[str, Runs] = {
         MODEL_STAGE, ("--tasks", JUDGED_TASK), needs=("trust_openai",)
     ),
     "trust run --judge llama:smollm2": Runs(MODEL_STAGE, ("--tasks", JUDGED_TASK), needs=("trust_judges",)),
-    "trust judge-check --judge smollm2": Runs(MODEL_STAGE, ("--tasks", JUDGED_TASK)),
+    "trust judge-check --judge smollm2": Runs(MODEL_STAGE, ("--tasks", JUDGED_TASK, "--limit", "2")),
     "trust judge-check --judge refusal-patterns": Runs(FAST_STAGE),
     "trust tasks": Runs(FAST_STAGE),
     "trust plugins --json": Runs(FAST_STAGE),

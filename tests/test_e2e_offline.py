@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
-from trust_core.results import validate_results
+from conftest import REPO, read_results
 
 TRUTHFULNESS_METRICS = {
     ("truthfulness/use_internal_knowledge", "codah", "accuracy"),
@@ -43,13 +42,7 @@ TRUTHFULNESS_METRICS = {
 }
 
 
-def _metrics(path: Path) -> tuple[dict, dict]:
-    results = json.loads(path.read_text())
-    validate_results(results)
-    by_key = {(m["task"], m["subset"], m["metric"]): m for m in results["metrics"]}
-    for metric in results["metrics"]:
-        assert 0 <= metric["n_invalid"] <= metric["n"], metric
-    return results, by_key
+_metrics = read_results
 
 
 @pytest.mark.slow
@@ -226,111 +219,6 @@ def test_imported_trustllm_generations_are_scored_with_their_own_prompts(trust, 
     assert (qa["value"], qa["n"], qa["n_invalid"]) == (0.5, 100, 0)
 
 
-@pytest.mark.slow
-def test_every_dimension_offline_with_the_default_model(trust, tmp_path: Path):
-    result = trust("run", "--limit", "2", "--max-new-tokens", "32", "--run-dir", str(tmp_path))
-    assert result.code == 0, result.stderr
-    results, metrics = _metrics(tmp_path / "results.json")
-    tasks = {entry["id"] for entry in trust("tasks", "--json").json()}
-    assert {"truthfulness", "safety", "fairness", "robustness", "privacy", "ethics"} <= {t.split("/")[0] for t in tasks}
-    assert {m["task"] for m in results["metrics"]} == tasks
-    toxicity = metrics[("safety/toxicity", None, "mean_toxicity")]
-    assert toxicity["value"] is None and toxicity["note"].startswith("skipped: ")
-    rta = metrics[("safety/jailbreak", None, "rta")]
-    assert rta["extra"]["refusal_judge"] and rta["n"] == 2
-    assert results["run"]["refusal_judge"]["judge"] == "refusal-patterns"
-
-
-@pytest.mark.slow
-def test_a_model_as_refusal_judge_and_toxicity_rater(trust, tmp_path: Path):
-    result = trust(
-        "run",
-        "--tasks",
-        "safety/toxicity",
-        "--limit",
-        "2",
-        "--max-new-tokens",
-        "32",
-        "--refusal-judge",
-        "smollm2",
-        "--toxicity-scorer",
-        "smollm2",
-        "--run-dir",
-        str(tmp_path),
-    )
-    assert result.code == 0, result.stderr
-    results, metrics = _metrics(tmp_path / "results.json")
-    assert results["run"]["refusal_judge"]["judge"] == "llm"
-    share = metrics[("safety/toxicity", None, "refusal_share")]
-    assert share["extra"]["refusal_judge"].startswith("llm-judge/")
-    toxicity = metrics[("safety/toxicity", None, "mean_toxicity")]
-    assert not (toxicity["note"] or "").startswith("skipped")
-    if share["value"] < 1.0:  # some answers were not refused: the LLM rater scored them
-        assert results["run"]["toxicity_scorer"]["judge"] == "llm"
-        assert toxicity["n"] >= 1
-
-
-@pytest.mark.slow
-def test_run_a_pruned_variant_of_the_default_model(trust, tmp_path: Path):
-    pytest.importorskip("trust_wanda")
-    args = (
-        "run",
-        "--prune",
-        "magnitude",
-        "--pattern",
-        "4:8",
-        "--tasks",
-        "hallucination",
-        "--limit",
-        "2",
-        "--max-new-tokens",
-        "16",
-        "--run-dir",
-        str(tmp_path),
-    )
-    result = trust(*args)
-    assert result.code == 0, result.stderr
-    results, _ = _metrics(tmp_path / "results.json")
-    variant = results["run"]["variant"]
-    assert (variant["method"], variant["recipe"]["pattern"]) == ("magnitude", "4:8")
-    assert variant["details"]["pattern_ok"] is True
-    assert results["run"]["model"]["backend"] == "hf"
-    again = trust(*args)
-    assert again.code == 0 and "2 already stored, 0 generated" in again.stderr
-
-
-@pytest.mark.slow
-def test_run_an_hqq_variant_with_the_ornl_workflows_flags(trust, tmp_path: Path):
-    pytest.importorskip("trust_hqq")
-    args = (
-        "run",
-        "--model",
-        "smollm2",
-        "--load_hqq_model",
-        "--hqq_bits",
-        "4",
-        "--hqq_groupsize",
-        "64",
-        "--tasks",
-        "truthfulness/hallucination",
-        "--limit",
-        "3",
-        "--max-new-tokens",
-        "16",
-        "--run-dir",
-        str(tmp_path),
-    )
-    result = trust(*args)
-    assert result.code == 0, result.stderr
-    results, _ = _metrics(tmp_path / "results.json")
-    variant = results["run"]["variant"]
-    assert (variant["kind"], variant["method"]) == ("quantize", "hqq")
-    assert (variant["recipe"]["bits"], variant["recipe"]["group_size"]) == (4, 64)
-    assert variant["details"]["quantized_layers"] == {"HQQLinear": 210}
-    assert results["run"]["model"]["backend"] == "hqq"  # the variant folder holds hqq's own format
-    assert any(m["n"] > 0 for m in results["metrics"])
-
-
 def test_trust_plugins_lists_every_compression_plugin(trust):
     import importlib.util
 
@@ -373,18 +261,3 @@ def test_unusable_compression_recipes_exit_2_before_any_work(trust, tmp_path: Pa
     assert result.code == 2, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
     assert not out.exists() and not list(tmp_path.iterdir())
-
-
-@pytest.mark.slow
-def test_judge_check_of_the_offline_default_judge(trust, tmp_path: Path):
-    result = trust("judge-check", "--judge", "smollm2", "--tasks", "truthfulness", "--run-dir", str(tmp_path))
-    assert result.code == 0, result.stderr
-    for word in ("agreement", "sensitivity", "specificity", "truthfulness/adversarial_factuality", "refusal"):
-        assert word in result.stdout
-    report = json.loads((tmp_path / "judge_check.json").read_text())
-    rows = {(m["task"], m["metric"]): m for m in report["metrics"]}
-    assert rows[("truthfulness/adversarial_factuality", "agreement")]["n"] == 8
-    assert rows[("truthfulness/sycophancy", "agreement")]["n"] == 8
-    assert rows[("refusal", "agreement")]["n"] == 16 and rows[("all", "agreement")]["n"] == 3 * 8 + 16
-    assert report["judges"]["judge"]["identity"].startswith("llm-judge/")
-    assert report["prompts_without_calibration"] == []
