@@ -34,8 +34,9 @@ PROMPTS = (
     "Give one tip for writing clear emails.",
 )
 
-CONFIGS = ("hf-1", "hf-batched", "llamacpp")
-"""hf-1: hf backend, batch size 1 (how TrustLLM generates); hf-batched: hf with --batch-size; llamacpp."""
+CONFIGS = ("hf-1", "hf-batched", "llamacpp", "vllm")
+"""hf-1: hf backend, batch size 1 (how TrustLLM generates); hf-batched: hf with --batch-size; llamacpp; vllm (a CUDA
+GPU and the vllm package; skipped elsewhere)."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,10 @@ def make_backend(config: str, model: str, batch_size: int) -> Any:
         from trust_llamacpp import LlamaCppBackend
 
         return LlamaCppBackend(model, BackendOptions(batch_size=1))
+    if config == "vllm":
+        from trust_vllm import VllmBackend
+
+        return VllmBackend(model, BackendOptions(batch_size=batch_size, num_gpus=1))
     from trust_hf import HFBackend
 
     return HFBackend(model, BackendOptions(batch_size=1 if config == "hf-1" else batch_size))
@@ -122,6 +127,12 @@ def available(config: str) -> bool:
     """Whether the plugin (and library) behind ``config`` is installed."""
     import importlib.util
 
+    if config == "vllm":  # the vllm package and a CUDA GPU (needs a model folder or hub id, not a GGUF file)
+        if importlib.util.find_spec("trust_vllm") is None:
+            return False
+        from trust_vllm import missing_requirements
+
+        return not missing_requirements()
     needed = ("trust_llamacpp", "llama_cpp") if config == "llamacpp" else ("trust_hf", "transformers")
     return all(importlib.util.find_spec(name) is not None for name in needed)
 
@@ -146,8 +157,9 @@ def print_table(outcomes: list[Outcome], batch_size: int) -> None:
         same = sum(a == b for a, b in zip(one.texts, batched.texts, strict=True))
         print(f"\nhf batched/one-at-a-time items/s: {batched.items_per_s / one.items_per_s:.2f}x")
         print(f"greedy outputs identical between hf-1 and hf-b{batch_size}: {same}/{len(one.texts)}")
-    if "hf-1" in by_name and "llamacpp" in by_name:
-        print(f"llamacpp/hf-1 items/s: {by_name['llamacpp'].items_per_s / by_name['hf-1'].items_per_s:.2f}x")
+    for fast in ("llamacpp", "vllm"):
+        if "hf-1" in by_name and fast in by_name:
+            print(f"{fast}/hf-1 items/s: {by_name[fast].items_per_s / by_name['hf-1'].items_per_s:.2f}x")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
