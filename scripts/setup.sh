@@ -8,7 +8,9 @@
 #                             (pip builds llama-cpp-python from source the first time: ~10 minutes on
 #                             2 cores, then pip's wheel cache makes it instant)
 #
-# GPU machines: skip constraints.txt (it pins the CPU torch) and install the CUDA torch you need first.
+# torch: without an NVIDIA GPU (no nvidia-smi) the CPU build of the version constraints.txt pins is installed first,
+# from a local wheel or PyTorch's CPU index. GPU machines: install the CUDA torch you need first
+# (TRUST_KEEP_TORCH=1 also keeps the installed torch on a machine without nvidia-smi).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=${PYTHON:-python3.11}
@@ -17,6 +19,17 @@ command -v "$python" >/dev/null 2>&1 || python=python3
 "$python" -m venv .venv
 pip=(.venv/bin/pip install --quiet --progress-bar off)
 "${pip[@]}" --upgrade pip
+
+# torch, CPU build: on PyPI a version pin alone selects the CUDA build on Linux (several GB of NVIDIA libraries);
+# the CPU build is `torch==X+cpu` from PyTorch's CPU index (or a local wheel, where a machine has one). A machine
+# with an NVIDIA GPU keeps whatever torch it has, or gets the default build.
+if ! command -v nvidia-smi >/dev/null 2>&1 && [[ -z "${TRUST_KEEP_TORCH:-}" ]]; then
+    # torch alone (--no-deps): its own dependencies come from PyPI with everything else below
+    cpu_torch="torch==$(sed -n 's/^torch==//p' constraints.txt)+cpu"
+    "${pip[@]}" --no-deps --no-index "$cpu_torch" 2>/dev/null \
+        || "${pip[@]}" --no-deps --timeout 30 --retries 2 --index-url https://download.pytorch.org/whl/cpu "$cpu_torch" \
+        || echo "warning: PyTorch's CPU index did not answer: pip will pick torch from the default index" >&2
+fi
 
 core=".[report]"
 plugins=(
