@@ -149,7 +149,7 @@ def test_bad_requests_yield_error_results_and_the_rest_succeed(backend: LlamaCpp
 def test_context_size_option_and_fingerprint() -> None:
     import hashlib
 
-    small = LlamaCppBackend(trust_smollm2.gguf_path(), BackendOptions(extra={"n_ctx": 64}))
+    small = LlamaCppBackend(trust_smollm2.gguf_path(), BackendOptions(component_options={"llamacpp": {"n_ctx": 64}}))
     try:
         assert small.describe()["n_ctx"] == 64
         [result] = small.generate(_requests(max_new=60)[:1])
