@@ -128,7 +128,6 @@ OFFLINE: dict[str, Runs] = {
         MODEL_STAGE, ("--tasks", JUDGED_TASK), needs=("trust_openai",)
     ),
     "trust run --judge llama:smollm2": Runs(MODEL_STAGE, ("--tasks", JUDGED_TASK), needs=("trust_judges",)),
-    "trust judge-check --judge smollm2": Runs(MODEL_STAGE, ("--tasks", JUDGED_TASK, "--limit", "2")),
     "trust judge-check --judge refusal-patterns": Runs(FAST_STAGE),
     "trust tasks": Runs(FAST_STAGE),
     "trust plugins --json": Runs(FAST_STAGE),
@@ -159,6 +158,10 @@ STUDY = (
 )
 SLURM_EXAMPLE = "the Slurm array example of an 8B hub model (tests/test_sharding.py shards, merges and evaluates)"
 EXCLUDED: dict[str, str] = {
+    "trust judge-check --judge smollm2": (
+        "run with --tasks truthfulness, and its report checked, by "
+        "tests/test_e2e_offline_judges.py::test_judge_check_of_the_offline_default_judge (minutes of SmolLM2 judging)"
+    ),
     "trust generate --model meta-llama/Llama-3.1-8B-Instruct --tasks truthfulness,safety --shard "
     "'$SLURM_ARRAY_TASK_ID/4' --run-dir 'shards/$SLURM_ARRAY_TASK_ID'": SLURM_EXAMPLE,
     "trust merge shards/1 shards/2 shards/3 shards/4 --into merged": SLURM_EXAMPLE,
