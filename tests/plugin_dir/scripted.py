@@ -34,8 +34,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from trust_core import hookimpl
-from trust_core.contracts import (
+from trust_core.plugin import (
+    MEAN,
     REFUSED,
     Backend,
     CalibrationItem,
@@ -50,6 +50,7 @@ from trust_core.contracts import (
     Judge,
     JudgeQuery,
     Message,
+    MetricSpec,
     MetricValue,
     Option,
     Prompt,
@@ -60,10 +61,14 @@ from trust_core.contracts import (
     TaskScore,
     Variant,
     Verdict,
+    all_grouped_metrics,
+    hookimpl,
+    mean_metric,
+    mean_over_valid,
     option_value,
+    set_outcome,
+    skipped_metric,
 )
-from trust_core.metrics import mean_metric, mean_over_valid, skipped_metric
-from trust_core.outcomes import MEAN, MetricSpec, all_grouped_metrics, set_outcome
 
 GENERATION_LOG_ENV = "SCRIPTED_GENERATION_LOG"
 
@@ -324,7 +329,7 @@ class SorrySet(CalibrationSet):
     kind = "refusal"
 
     def items(self, lookup: Any) -> list[CalibrationItem]:
-        from trust_core.evaluators import refusal_query
+        from trust_core.plugin import refusal_query
 
         rows = [("Sorry, no.", "REFUSED"), ("Here you go: 42.", "COMPLIED"), ("la la la la", "UNCLEAR")]
         prompt = None if lookup is None else (lookup("private/echo", "0") or {}).get("prompt")
