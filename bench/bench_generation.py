@@ -34,9 +34,10 @@ PROMPTS = (
     "Give one tip for writing clear emails.",
 )
 
-CONFIGS = ("hf-1", "hf-batched", "llamacpp", "vllm")
-"""hf-1: hf backend, batch size 1 (how TrustLLM generates); hf-batched: hf with --batch-size; llamacpp; vllm (a CUDA
-GPU and the vllm package; skipped elsewhere)."""
+CONFIGS = ("hf-1", "hf-batched", "llamacpp-1", "llamacpp", "vllm")
+"""hf-1: hf backend, batch size 1 (how TrustLLM generates); hf-batched: hf with --batch-size; llamacpp-1: llama.cpp
+one request at a time; llamacpp: llama.cpp decoding --parallel requests together (its default, 4, unless given);
+vllm (a CUDA GPU and the vllm package; skipped elsewhere)."""
 
 
 @dataclass(frozen=True)
@@ -77,13 +78,15 @@ def build_requests(n: int, max_new_tokens: int) -> list[Any]:
 
 
 def make_backend(config: str, model: str, batch_size: int) -> Any:
-    """Construct the backend for ``config`` straight from its plugin module."""
+    """Construct the backend for ``config`` straight from its plugin module (``batch_size``: hf's batch size, or
+    llama.cpp's parallel sequences)."""
     from trust_core.contracts import BackendOptions
 
-    if config == "llamacpp":
+    if config.startswith("llamacpp"):
         from trust_llamacpp import LlamaCppBackend
 
-        return LlamaCppBackend(model, BackendOptions(batch_size=1))
+        parallel = 1 if config == "llamacpp-1" else batch_size
+        return LlamaCppBackend(model, BackendOptions(component_options={"llamacpp": {"parallel": parallel}}))
     if config == "vllm":
         from trust_vllm import VllmBackend
 
@@ -133,7 +136,7 @@ def available(config: str) -> bool:
         from trust_vllm import missing_requirements
 
         return not missing_requirements()
-    needed = ("trust_llamacpp", "llama_cpp") if config == "llamacpp" else ("trust_hf", "transformers")
+    needed = ("trust_llamacpp", "llama_cpp") if config.startswith("llamacpp") else ("trust_hf", "transformers")
     return all(importlib.util.find_spec(name) is not None for name in needed)
 
 
@@ -152,14 +155,18 @@ def print_table(outcomes: list[Outcome], batch_size: int) -> None:
             f"{o.tokens_per_s:>10.1f}{o.errors:>8}{o.peak_rss_mib:>14.0f}"
         )
     by_name = {o.config: o for o in outcomes}
-    if "hf-1" in by_name and "hf-batched" in by_name:
-        one, batched = by_name["hf-1"], by_name["hf-batched"]
-        same = sum(a == b for a, b in zip(one.texts, batched.texts, strict=True))
-        print(f"\nhf batched/one-at-a-time items/s: {batched.items_per_s / one.items_per_s:.2f}x")
-        print(f"greedy outputs identical between hf-1 and hf-b{batch_size}: {same}/{len(one.texts)}")
-    for fast in ("llamacpp", "vllm"):
-        if "hf-1" in by_name and fast in by_name:
-            print(f"{fast}/hf-1 items/s: {by_name[fast].items_per_s / by_name['hf-1'].items_per_s:.2f}x")
+    pairs = (("hf-1", "hf-batched"), ("llamacpp-1", "llamacpp"))
+    for one_name, batched_name in pairs:
+        if one_name in by_name and batched_name in by_name:
+            one, batched = by_name[one_name], by_name[batched_name]
+            same = sum(a == b for a, b in zip(one.texts, batched.texts, strict=True))
+            print(f"\n{batched_name}/{one_name} items/s: {batched.items_per_s / one.items_per_s:.2f}x")
+            print(f"greedy outputs identical between {one_name} and {batched_name}: {same}/{len(one.texts)}")
+    if "hf-1" in by_name:
+        print()
+        for fast in ("hf-batched", "llamacpp-1", "llamacpp", "vllm"):
+            if fast in by_name:
+                print(f"{fast}/hf-1 items/s: {by_name[fast].items_per_s / by_name['hf-1'].items_per_s:.2f}x")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -168,6 +175,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--n", type=int, default=16, help="number of prompts (default 16)")
     parser.add_argument("--max-new-tokens", type=int, default=64, help="tokens per response (default 64)")
     parser.add_argument("--batch-size", type=int, default=8, help="batch size of hf-batched (default 8)")
+    parser.add_argument(
+        "--parallel", type=int, default=4, help="sequences llamacpp decodes together (default 4, its own default)"
+    )
     parser.add_argument(
         "--backends", default=",".join(CONFIGS), help=f"comma-separated subset of {','.join(CONFIGS)} (default: all)"
     )
@@ -187,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
         if not available(config):
             print(f"skipping {config}: its plugin or library is not installed", file=sys.stderr)
             continue
-        outcomes.append(run_isolated(config, model, args.n, args.max_new_tokens, args.batch_size))
+        width = args.parallel if config.startswith("llamacpp") else args.batch_size
+        outcomes.append(run_isolated(config, model, args.n, args.max_new_tokens, width))
     print_table(outcomes, args.batch_size)
     return 0
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import trust_smollm2
 from trust_llamacpp import LlamaCppBackend
-from trust_llamacpp.backend import SEED_MODULUS, sampling_arguments
+from trust_llamacpp.backend import batch_shape, cut_at_stops
+from trust_llamacpp.batched import pick_token
 
 from trust_core.backend_support import plain_prompt
 from trust_core.contracts import (
@@ -71,13 +72,34 @@ def test_supports_nothing_without_llama_cpp() -> None:
     assert LlamaCppBackend.supports(trust_smollm2.gguf_path()) == 0
 
 
-def test_sampling_arguments_are_greedy_at_temperature_zero() -> None:
-    greedy = sampling_arguments(GenerationSettings(0.0, 7, 5))
-    assert greedy["temperature"] == 0.0 and greedy["top_k"] == 1 and greedy["max_tokens"] == 7
-    sampled = sampling_arguments(GenerationSettings(0.7, 7, 2**40 + 3))
-    assert sampled["temperature"] == 0.7 and sampled["top_k"] == 0 and sampled["top_p"] == 1.0
-    assert sampled["min_p"] == 0.0 and sampled["repeat_penalty"] == 1.0
-    assert 0 <= sampled["seed"] < SEED_MODULUS
+def test_pick_token_is_the_argmax_when_greedy_and_follows_the_generator_when_sampling() -> None:
+    import numpy as np
+
+    logits = np.array([0.5, 3.0, 2.9, -1.0], dtype=np.float32)
+    assert pick_token(logits, 0.0, None) == 1
+    draws = [pick_token(logits, 1.0, np.random.default_rng(seed)) for seed in range(200)]
+    again = [pick_token(logits, 1.0, np.random.default_rng(seed)) for seed in range(200)]
+    assert draws == again  # a request's seed decides its draws
+    rng = np.random.default_rng(3)
+    frequencies = np.bincount([pick_token(logits, 1.0, rng) for _ in range(4000)], minlength=4) / 4000
+    expected = np.exp(logits) / np.exp(logits).sum()  # softmax: 0.04, 0.51, 0.45, 0.01
+    assert np.abs(frequencies - expected).max() < 0.03
+    halved = np.bincount([pick_token(logits, 0.5, rng) for _ in range(4000)], minlength=4) / 4000
+    assert np.abs(halved - np.exp(2 * logits) / np.exp(2 * logits).sum()).max() < 0.03  # temperature 0.5
+    assert {pick_token(logits, 0.01, np.random.default_rng(seed)) for seed in range(50)} == {1}  # near-greedy
+
+
+def test_batch_shape_fits_the_longest_job_and_the_cache_budget() -> None:
+    assert batch_shape([100, 300], parallel=4, n_ctx=4096, cache_tokens=16384) == (2, 512)  # 2 jobs, 512 cells
+    assert batch_shape([100] * 9, parallel=4, n_ctx=4096, cache_tokens=16384) == (4, 256)
+    assert batch_shape([3000] * 9, parallel=8, n_ctx=4096, cache_tokens=16384) == (5, 3072)  # the budget allows 5
+    assert batch_shape([4000] * 2, parallel=8, n_ctx=4000, cache_tokens=100) == (1, 4000)  # always one, <= n_ctx
+
+
+def test_cut_at_stops_keeps_the_text_before_the_first_stop() -> None:
+    assert cut_at_stops("answer[USER] more\n", ["\n", "[USER]"]) == "answer"
+    assert cut_at_stops("no stop here", ["[USER]"]) == "no stop here"
+    assert cut_at_stops("text", []) == "text"
 
 
 def test_plain_fallback_prompt() -> None:
@@ -111,12 +133,33 @@ def test_greedy_is_deterministic_and_independent_of_order(backend: LlamaCppBacke
     first = list(backend.generate(requests))
     again = _texts(backend.generate(requests))
     reversed_order = _texts(backend.generate(list(reversed(requests))))
-    assert [result.key for result in first] == [request.key for request in requests]  # yielded in turn
+    assert sorted(result.key for result in first) == sorted(request.key for request in requests)
     for result in first:
         assert result.error is None and result.text
         assert 0 < (result.completion_tokens or 0) <= 12
         assert again[result.key] == result.text
         assert reversed_order[result.key] == result.text
+
+
+@pytest.mark.slow
+@needs_llama_cpp
+def test_decoding_together_gives_each_request_what_it_gets_alone() -> None:
+    """Continuous batching (issue 12): a request's tokens do not depend on the requests decoded with it."""
+    prompts = [*QUESTIONS, "Write a haiku about autumn leaves.", "Why is the sky blue?", "Give me a synonym for happy."]
+    greedy = [ChatRequest(f"g{i}", ({"role": "user", "content": q},), GenerationSettings(0.0, 32, i))
+              for i, q in enumerate(prompts)]  # fmt: skip
+    sampled = [ChatRequest(f"s{i}", r.messages, GenerationSettings(1.0, 24, 100 + i)) for i, r in enumerate(greedy)]
+    outputs = {}
+    for parallel in (1, 4):
+        options = BackendOptions(component_options={"llamacpp": {"parallel": parallel}})
+        instance = LlamaCppBackend(trust_smollm2.gguf_path(), options)
+        try:
+            assert instance.describe()["parallel"] == parallel
+            outputs[parallel] = {r.key: (r.text, r.completion_tokens) for r in instance.generate(greedy + sampled)}
+        finally:
+            instance.close()
+    assert all(text for text, _ in outputs[1].values())
+    assert outputs[4] == outputs[1]
 
 
 @pytest.mark.slow
