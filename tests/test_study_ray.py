@@ -16,11 +16,12 @@ pytestmark = pytest.mark.slow
 NO_ENTRY_POINTS = {"TRUST_LOAD_PLUGINS": ""}
 
 
-def _study(folder: Path, *extra: str) -> Path:
-    (folder / "study.toml").write_text(SCRIPTED_STUDY)
+def _study(folder: Path, *extra: str, study: str = SCRIPTED_STUDY, env: dict[str, str] | None = None) -> Path:
+    folder.mkdir(exist_ok=True)
+    (folder / "study.toml").write_text(study)
     run_dir = folder / "s"
     args = ("study", "run", str(folder / "study.toml"), "--run-dir", str(run_dir), *extra)
-    done = trust_subprocess("--plugin-dir", str(PLUGIN_DIR), *args, env=NO_ENTRY_POINTS)
+    done = trust_subprocess("--plugin-dir", str(PLUGIN_DIR), *args, env={**NO_ENTRY_POINTS, **(env or {})})
     assert done.code == 0, done.stderr
     return run_dir
 
@@ -60,3 +61,32 @@ def test_a_ray_address_that_does_not_answer_is_one_message_and_nothing_is_writte
     assert done.code == 2 and "Traceback" not in done.stderr, done.stderr
     assert f"--address 127.0.0.1:{port}: the Ray cluster does not answer" in done.stderr
     assert not run_dir.exists()
+
+
+DYING_STUDY = """
+[study]
+name = "dying-study"
+model = "scripted:die-once"
+tasks = ["private/echo"]
+[[variants]]
+name = "dying"
+[[variants]]
+name = "echo"
+model = "scripted:echo"
+"""
+"""Variant "dying" (the study's model) dies once, its worker killed after two answers; "echo" does not."""
+
+
+def test_a_worker_that_dies_is_retried_and_resumes_from_its_store(tmp_path: Path) -> None:
+    """The scripted backend kills its Ray worker after two answers, once: Ray retries the task, the retry's
+    ``trust run`` resumes from the variant's store (the two stored answers are not generated again), and the
+    results equal those of a run that never died."""
+    pytest.importorskip("ray")
+    marker, log = tmp_path / "died", tmp_path / "generated.log"
+    env = {"SCRIPTED_DIE_MARKER": str(marker), "SCRIPTED_GENERATION_LOG": str(log)}
+    died = _study(tmp_path / "ray", "--executor", "ray", "--cpus-per-variant", "0.5", study=DYING_STUDY, env=env)
+    assert marker.is_file()  # a worker did die
+    generated = log.read_text().split()
+    assert len(generated) == len(set(generated)) > 2  # nothing generated twice: the retry resumed from the store
+    never_died = _study(tmp_path / "serial", study=DYING_STUDY.replace("die-once", "echo"))
+    assert _metrics(died) == _metrics(never_died)

@@ -8,7 +8,9 @@ the contracts, not imitations of a model:
 * backend ``scripted``: model ``scripted:<mode>[:<delay>]``; mode ``echo`` answers
   with the task's expected answer when the prompt carries one ("[expect: X]"),
   ``refuse`` always refuses, ``fail-every-3rd`` fails every third request
-  (recorded as failed, retried on resume); ``delay`` seconds per response. Option ``-o suffix=TEXT``
+  (recorded as failed, retried on resume), ``die-once`` answers as ``echo`` but, after two answers, kills its
+  parent process and itself the first time (when the file named by $SCRIPTED_DIE_MARKER does not exist yet;
+  it creates it) — a Ray worker dying mid-variant; ``delay`` seconds per response. Option ``-o suffix=TEXT``
   appends TEXT to every answer.
 * task ``private/echo``: items ``{"prompt": str, "expect": str, "source": str}``,
   scored by exact match (accuracy per source).
@@ -71,6 +73,8 @@ from trust_core.plugin import (
 )
 
 GENERATION_LOG_ENV = "SCRIPTED_GENERATION_LOG"
+DIE_MARKER_ENV = "SCRIPTED_DIE_MARKER"
+ANSWERS_BEFORE_DYING = 2
 
 
 class ScriptedBackend(Backend):
@@ -114,11 +118,26 @@ class ScriptedBackend(Backend):
 
         log = os.environ.get(GENERATION_LOG_ENV)
         for position, request in enumerate(requests):
+            if self.model.startswith("scripted:die-once") and position == ANSWERS_BEFORE_DYING:
+                _die_the_first_time()
             result = self._answer(request, position)
             if log:
                 with open(log, "a", encoding="utf-8") as handle:
                     handle.write(request.key + "\n")
             yield result
+
+
+def _die_the_first_time() -> None:
+    """Kill the parent process (the Ray worker running this variant) and this one, once per marker file."""
+    import os
+    import signal
+
+    marker = os.environ.get(DIE_MARKER_ENV)
+    if not marker or Path(marker).exists():
+        return
+    Path(marker).write_text(str(os.getppid()), encoding="utf-8")
+    os.kill(os.getppid(), signal.SIGKILL)
+    os._exit(1)
 
 
 class EchoTask(Task):
