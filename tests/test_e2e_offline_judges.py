@@ -14,7 +14,7 @@ from conftest import read_results as _metrics
 
 @pytest.mark.slow
 def test_every_dimension_offline_with_the_default_model(trust, tmp_path: Path):
-    result = trust("run", "--limit", "2", "--max-new-tokens", "32", "--run-dir", str(tmp_path))
+    result = trust("run", "--limit", "1", "--max-new-tokens", "16", "--run-dir", str(tmp_path))
     assert result.code == 0, result.stderr
     results, metrics = _metrics(tmp_path / "results.json")
     tasks = {entry["id"] for entry in trust("tasks", "--json").json()}
@@ -23,7 +23,7 @@ def test_every_dimension_offline_with_the_default_model(trust, tmp_path: Path):
     toxicity = metrics[("safety/toxicity", None, "mean_toxicity")]
     assert toxicity["value"] is None and toxicity["note"].startswith("skipped: ")
     rta = metrics[("safety/jailbreak", None, "rta")]
-    assert rta["extra"]["refusal_judge"] and rta["n"] == 2
+    assert rta["extra"]["refusal_judge"] and rta["n"] == 1
     assert results["run"]["refusal_judge"]["judge"] == "refusal-patterns"
 
 
@@ -58,14 +58,17 @@ def test_a_model_as_refusal_judge_and_toxicity_rater(trust, tmp_path: Path):
 
 @pytest.mark.slow
 def test_judge_check_of_the_offline_default_judge(trust, tmp_path: Path):
-    result = trust("judge-check", "--judge", "smollm2", "--tasks", "truthfulness", "--run-dir", str(tmp_path))
+    # one task's judge prompt and the refusal prompt: both kinds of question (SmolLM2 names no label in most of its
+    # replies, so each item is asked up to three times: minutes for the eight items of each truthfulness prompt)
+    task = "truthfulness/use_internal_knowledge"
+    result = trust("judge-check", "--judge", "smollm2", "--tasks", task, "--run-dir", str(tmp_path))
     assert result.code == 0, result.stderr
-    for word in ("agreement", "sensitivity", "specificity", "truthfulness/adversarial_factuality", "refusal"):
+    for word in ("agreement", "sensitivity", "specificity", task, "refusal"):
         assert word in result.stdout
     report = json.loads((tmp_path / "judge_check.json").read_text())
     rows = {(m["task"], m["metric"]): m for m in report["metrics"]}
-    assert rows[("truthfulness/adversarial_factuality", "agreement")]["n"] == 8
-    assert rows[("truthfulness/sycophancy", "agreement")]["n"] == 8
-    assert rows[("refusal", "agreement")]["n"] == 16 and rows[("all", "agreement")]["n"] == 3 * 8 + 16
+    assert rows[(task, "agreement")]["n"] == 8
+    assert {m["task"] for m in report["metrics"]} == {task, "refusal", "all"}
+    assert rows[("refusal", "agreement")]["n"] == 16 and rows[("all", "agreement")]["n"] == 8 + 16
     assert report["judges"]["judge"]["identity"].startswith("llm-judge/")
     assert report["prompts_without_calibration"] == []

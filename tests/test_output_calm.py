@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PLUGIN_DIR, Completed, trust_subprocess
+from conftest import PLUGIN_DIR, Completed, read_results, trust_subprocess
 
 NOISY_PLUGIN = textwrap.dedent(
     '''
@@ -168,9 +168,12 @@ LIBRARY_NOISE = (
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", [(), ("--backend", "hf")], ids=["default backend", "hf"])
 def test_the_default_run_shows_only_trusts_own_messages(tmp_path: Path, backend: tuple[str, ...]) -> None:
+    """Also the end-to-end run of the default model on the hf backend (transformers de-quantizing the GGUF file):
+    one item of each source of a task, scored."""
     run_dir = tmp_path / "run"
+    task = "truthfulness/use_external_knowledge"
     result = trust_subprocess(
-        "run", "--tasks", "truthfulness/hallucination", "--limit", "1", "--max-new-tokens", "8",
+        "run", "--tasks", task, "--limit", "4", "--max-new-tokens", "12",
         "--run-dir", str(run_dir), *backend, env={"TRUST_PROGRESS": "1"},
     )  # fmt: skip
     assert result.code == 0, result.stderr
@@ -178,20 +181,28 @@ def test_the_default_run_shows_only_trusts_own_messages(tmp_path: Path, backend:
         assert noise not in result.stderr, (noise, result.stderr)
         assert noise not in result.stdout, (noise, result.stdout)
     assert re.search(r"^loading model \S+ \(backend \w+\)\.\.\. done in", result.stderr, re.M)
-    assert "truthfulness/hallucination: generating" in result.stderr
+    assert f"{task}: generating" in result.stderr
+    results, metrics = read_results(run_dir / "results.json")
+    assert metrics[(task, None, "mean_macro_f1")]["n"] == 4
+    if backend:
+        assert results["run"]["model"]["backend"] == backend[1]
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("gptqmodel") is None, reason="gptqmodel is not installed")
-def test_a_gptq_run_prints_under_100_lines_to_stdout(tmp_path: Path) -> None:
+def test_a_gptq_run_prints_under_100_lines_to_stdout(tmp_path: Path, smollm2_first_blocks: Path) -> None:
+    """GPTQModel reports every layer it quantizes (SmolLM2's first blocks here: the same output per layer as the whole
+    model, in a fraction of the time); all of it goes to the run log."""
     run_dir = tmp_path / "run"
     result = trust_subprocess(
-        "run", "--quantize", "gptq", "--calibration-samples", "4", "--tasks", "hallucination", "--limit", "1",
-        "--max-new-tokens", "32", "--run-dir", str(run_dir),
+        "run", "--model", str(smollm2_first_blocks), "--quantize", "gptq", "--calibration-samples", "4",
+        "--tasks", "hallucination", "--limit", "1", "--max-new-tokens", "32", "--run-dir", str(run_dir),
     )  # fmt: skip
     assert result.code == 0, result.stderr[-5000:]
     assert len(result.stdout.splitlines()) < 100, result.stdout[:5000]
     assert "results:" in result.stdout
     for noise in LIBRARY_NOISE:
         assert noise not in result.stderr, (noise, result.stderr[-5000:])
-    assert (run_dir / "trust.log").is_file()
+        assert noise not in result.stdout, (noise, result.stdout[:5000])
+    library_lines = (run_dir / "trust.log").read_text(encoding="utf-8").splitlines()
+    assert len(library_lines) >= 100  # what the libraries printed, even for two blocks, would have passed the limit
