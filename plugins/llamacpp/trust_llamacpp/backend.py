@@ -143,7 +143,7 @@ class LlamaCppBackend(Backend):
         return list(self._ensure_vocab().tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
 
     def generate(self, requests: Sequence[ChatRequest]) -> Iterator[GenerationResult]:
-        """Complete the requests, ``--batch-size`` at a time in one batch, yielding each as soon as it is done.
+        """Complete the requests, ``parallel`` of them decoded together, yielding each as soon as it is done.
 
         A request that cannot run (bad settings, a prompt the template rejects, too long for ``n_ctx``) gets its
         error result at once; the others are decoded together (:class:`~trust_llamacpp.batched.Scheduler`).
