@@ -206,3 +206,6 @@ def test_a_gptq_run_prints_under_100_lines_to_stdout(tmp_path: Path, smollm2_fir
         assert noise not in result.stdout, (noise, result.stdout[:5000])
     library_lines = (run_dir / "trust.log").read_text(encoding="utf-8").splitlines()
     assert len(library_lines) >= 100  # what the libraries printed, even for two blocks, would have passed the limit
+    results, _ = read_results(run_dir / "results.json")
+    details = results["run"]["variant"]["details"]
+    assert (details["method"], details["base_source"]) == ("gptq", "gguf")  # de-quantized for GPTQModel first

@@ -1,5 +1,6 @@
-"""The gptq quantizer on a SmolLM2 GGUF (its first blocks: GPTQ on all 30 takes minutes on 2 cores): calibrate,
-quantize, save, reload through the hf backend."""
+"""The gptq quantizer on SmolLM2's first blocks as a model folder (GPTQ on all 30 takes minutes on 2 cores; a GGUF
+file is de-quantized for GPTQModel by the same runner in tests/test_output_calm.py): calibrate, quantize, save,
+reload through the hf backend."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_4bit_checkpoint_is_saved_and_loads_in_the_hf_backend(
-    smollm2_first_blocks: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    smollm2_first_blocks_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytest.importorskip("gptqmodel")
     monkeypatch.chdir(tmp_path)
@@ -26,7 +27,7 @@ def test_4bit_checkpoint_is_saved_and_loads_in_the_hf_backend(
     out = tmp_path / "gptq"
     # through the command line, with a recipe key of gptq's own (issue #10): it reaches the plugin and is recorded
     args = ("--quantize", "gptq", "--quant-bits", "4", "--quant-group-size", "64", "--calibration-samples", "8")
-    model = str(smollm2_first_blocks)
+    model = str(smollm2_first_blocks_folder)
     done = subprocess.run(
         [sys.executable, "-m", "trust_core", "compress", "--model", model, *args, "--recipe", "desc_act=true",
          "--out", str(out)], capture_output=True, text=True, env={**os.environ, "TRUST_PROGRESS": "0"}, timeout=1800,
@@ -40,7 +41,7 @@ def test_4bit_checkpoint_is_saved_and_loads_in_the_hf_backend(
     assert len(details["calibration"]["samples_sha256"]) == 64
     assert sum(details["quantized_layers"].values()) == BLOCKS * PROJECTIONS  # lm_head stays dense
     assert details["parameter_bytes_before"] == float32_parameter_bytes()
-    assert details["base_source"] == "gguf" and details["dequantized_from_gguf"]
+    assert details["base_source"] == "folder"
     assert details["reload_check"]["new_tokens"] > 0 and details["reload_check"]["text"].strip()
     assert details["libraries"]["gptqmodel"].startswith("7.6.")
     config = json.loads((out / "config.json").read_text())
