@@ -63,7 +63,7 @@ class _Running:
     @property
     def position(self) -> int:
         """Position of the next token fed to the model."""
-        return self.fed + max(0, len(self.generated) - 1) if not self.prefilling else self.fed
+        return self.fed + len(self.generated) - 1 if self.generated else self.fed
 
 
 class Engine(Protocol):
@@ -145,8 +145,8 @@ class Scheduler:
             for batch_index, slot in asks:
                 sequence = running[slot]
                 token = pick_token(self.engine.logits(batch_index), sequence.job.temperature, sequence.rng)
-                if done := self._advance(sequence, token):
-                    yield self._finish(running.pop(slot), free_slots, None if done is True else done)
+                if self._advance(sequence, token):
+                    yield self._finish(running.pop(slot), free_slots, None)
 
     def _batch(self, running: dict[int, _Running]) -> tuple[list[tuple[int, int, int, bool]], list[tuple[int, int]]]:
         """This step's entries: each decoding sequence's last token, then prompt chunks within the token budget."""
@@ -170,7 +170,7 @@ class Scheduler:
             sequence.fed += len(chunk)
         return entries, asks
 
-    def _advance(self, sequence: _Running, token: int) -> bool | str:
+    def _advance(self, sequence: _Running, token: int) -> bool:
         """Record ``token``; True when the sequence is done."""
         if self.is_end(token):
             return True
