@@ -48,6 +48,10 @@ def _share_the_cores() -> None:
 
 _share_the_cores()
 
+os.environ.setdefault("TRUST_CACHE_DIR", str(_ROOT / ".test-artefacts" / "cache"))
+"""The tests' cache (de-quantized copies of GGUF files, trust_transformers.gguf_cache) stays in the git-ignored
+``.test-artefacts/`` of the checkout, not in the user's home; commands the tests start inherit it."""
+
 
 def _missing_plugins() -> list[str]:
     missing = []

@@ -11,8 +11,10 @@ import argparse
 import multiprocessing
 import resource
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 PROMPTS = (
@@ -96,8 +98,16 @@ def make_backend(config: str, model: str, batch_size: int) -> Any:
     return HFBackend(model, BackendOptions(batch_size=1 if config == "hf-1" else batch_size))
 
 
-def run_config(config: str, model: str, n: int, max_new_tokens: int, batch_size: int) -> Outcome:
-    """Load, warm up, and time one configuration (runs in its own process)."""
+def run_config(config: str, model: str, n: int, max_new_tokens: int, batch_size: int, log_dir: str) -> Outcome:
+    """Load, warm up, and time one configuration (runs in its own process); what the libraries print (import
+    notices, their progress bars) goes to ``log_dir/trust.log``, as in a trust command."""
+    from trust_core.logs import command_log, library_output
+
+    with command_log(Path(log_dir), f"bench {config}"), library_output():
+        return _measure(config, model, n, max_new_tokens, batch_size)
+
+
+def _measure(config: str, model: str, n: int, max_new_tokens: int, batch_size: int) -> Outcome:
     requests = build_requests(n, max_new_tokens)
     started = time.perf_counter()
     backend = make_backend(config, model, batch_size)
@@ -120,10 +130,10 @@ def run_config(config: str, model: str, n: int, max_new_tokens: int, batch_size:
     )
 
 
-def run_isolated(config: str, model: str, n: int, max_new_tokens: int, batch_size: int) -> Outcome:
+def run_isolated(config: str, model: str, n: int, max_new_tokens: int, batch_size: int, log_dir: str) -> Outcome:
     """:func:`run_config` in a fresh spawned process."""
     with multiprocessing.get_context("spawn").Pool(1) as pool:
-        return pool.apply(run_config, (config, model, n, max_new_tokens, batch_size))
+        return pool.apply(run_config, (config, model, n, max_new_tokens, batch_size, log_dir))
 
 
 def available(config: str) -> bool:
@@ -162,11 +172,11 @@ def print_table(outcomes: list[Outcome], batch_size: int) -> None:
             same = sum(a == b for a, b in zip(one.texts, batched.texts, strict=True))
             print(f"\n{batched_name}/{one_name} items/s: {batched.items_per_s / one.items_per_s:.2f}x")
             print(f"greedy outputs identical between {one_name} and {batched_name}: {same}/{len(one.texts)}")
-    if "hf-1" in by_name:
-        print()
-        for fast in ("hf-batched", "llamacpp-1", "llamacpp", "vllm"):
-            if fast in by_name:
-                print(f"{fast}/hf-1 items/s: {by_name[fast].items_per_s / by_name['hf-1'].items_per_s:.2f}x")
+    others = [name for name in ("hf-batched", "llamacpp-1", "llamacpp", "vllm") if name in by_name]
+    if "hf-1" in by_name and others:
+        print("\nitems/s relative to hf-1 (one prompt at a time with transformers):")
+        for fast in others:
+            print(f"  {fast:<12}{by_name[fast].items_per_s / by_name['hf-1'].items_per_s:.2f}x")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -181,6 +191,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--backends", default=",".join(CONFIGS), help=f"comma-separated subset of {','.join(CONFIGS)} (default: all)"
     )
+    parser.add_argument(
+        "--log-dir", help="folder for trust.log, what the libraries print (default: a new temporary folder)"
+    )
     return parser.parse_args(argv)
 
 
@@ -191,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown backends: {', '.join(unknown)} (choose from {', '.join(CONFIGS)})", file=sys.stderr)
         return 2
     model = args.model or default_model()
+    log_dir = args.log_dir or tempfile.mkdtemp(prefix="trust-bench-")
     print(f"model: {model}\nprompts: {args.n}, max_new_tokens: {args.max_new_tokens}, temperature 0 (greedy)\n")
     outcomes = []
     for config in configs:
@@ -198,8 +212,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skipping {config}: its plugin or library is not installed", file=sys.stderr)
             continue
         width = args.parallel if config.startswith("llamacpp") else args.batch_size
-        outcomes.append(run_isolated(config, model, args.n, args.max_new_tokens, width))
+        outcomes.append(run_isolated(config, model, args.n, args.max_new_tokens, width, log_dir))
     print_table(outcomes, args.batch_size)
+    if (log := Path(log_dir) / "trust.log").is_file():
+        print(f"\nmessages of third-party libraries: {log}")
     return 0
 
 

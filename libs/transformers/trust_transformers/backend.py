@@ -33,6 +33,7 @@ from trust_core.plugin import (
     sha256_file,
 )
 from trust_transformers.batching import Prepared, batch_seed, completion_length, left_pad, plan_batches
+from trust_transformers.gguf_cache import cacheable, existing_copy, save_copy, strip_gguf_marker
 from trust_transformers.source import (
     ModelSource,
     cached_hub_commit,
@@ -204,16 +205,33 @@ class TransformersBackend(Backend):
         revision = self.option("revision") or self.options.extra.get("revision")
         return str(revision) if revision else None
 
-    def _load_kwargs(self) -> dict[str, Any]:
-        source = self._require_source()
+    def _load_kwargs(self, source: ModelSource | None = None) -> dict[str, Any]:
+        """``from_pretrained`` arguments for ``source`` (default: the model's own source)."""
+        source = source or self._require_source()
         kwargs: dict[str, Any] = {"trust_remote_code": bool(self.options.trust_remote_code)}
         if source.gguf_file:
             kwargs["gguf_file"] = source.gguf_file
-        if revision := self._revision():
+        if source.kind == "hub" and (revision := self._revision()):
             kwargs["revision"] = revision
-        if self._local_only:
+        if source.kind == "hub" and self._local_only:
             kwargs["local_files_only"] = True
         return kwargs
+
+    @cached_property
+    def _loading_source(self) -> ModelSource:
+        """Where the tokenizer and the model are read from: for a small GGUF file, its de-quantized copy in the
+        cache when there is one (:mod:`trust_transformers.gguf_cache`); else the model's own source."""
+        source = self._require_source()
+        digest = self._gguf_sha256()
+        copy = existing_copy(source.path, digest) if digest else None
+        return ModelSource("folder", str(copy)) if copy else source
+
+    def _gguf_sha256(self) -> str | None:
+        """The GGUF file's sha256 (from :meth:`fingerprint`) when a cached copy of it may exist; else None."""
+        source = self._require_source()
+        if source.kind != "gguf" or not cacheable(source.path):
+            return None
+        return self.fingerprint().removeprefix("gguf-sha256:")
 
     def _ensure_placement(self) -> Placement:
         if self._placement is None:
@@ -225,9 +243,9 @@ class TransformersBackend(Backend):
         if self._tokenizer is None:
             from transformers import AutoTokenizer
 
-            source = self._require_source()
+            source, loading = self._require_source(), self._loading_source
             with library_output(), gguf_load_errors(source, f"{self.name} backend"), self._cache_load_errors():
-                tokenizer = AutoTokenizer.from_pretrained(source.location, **self._load_kwargs())
+                tokenizer = AutoTokenizer.from_pretrained(loading.location, **self._load_kwargs(loading))
             tokenizer.padding_side = "left"
             if tokenizer.pad_token is None:
                 tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
@@ -239,16 +257,20 @@ class TransformersBackend(Backend):
         if self._model is None:
             self._ensure_tokenizer()
             placement = self._ensure_placement()
-            source = self._require_source()
+            source, loading = self._require_source(), self._loading_source
             with library_output(), gguf_load_errors(source, f"{self.name} backend"), self._cache_load_errors():
-                self._model = self.load_model(source, placement).eval()
+                self._model = self.load_model(loading, placement).eval()
+            if loading.kind == "gguf" and placement.device == "cpu" and (digest := self._gguf_sha256()):
+                strip_gguf_marker(self._model)
+                with library_output():
+                    save_copy(source.path, digest, self._model, self._tokenizer)
         return self._model
 
     def load_model(self, source: ModelSource, placement: Placement) -> Any:
         """Load the model ``source`` names where ``placement`` says (override for formats transformers lacks)."""
         from transformers import AutoModelForCausalLM
 
-        kwargs = {**self._load_kwargs(), **placement.load_kwargs, "dtype": placement.dtype}
+        kwargs = {**self._load_kwargs(source), **placement.load_kwargs, "dtype": placement.dtype}
         return AutoModelForCausalLM.from_pretrained(source.location, **kwargs)
 
     def _has_template(self) -> bool:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 from trust_core.plugin import UserError, gguf_problem
+from trust_transformers.gguf_cache import cacheable, existing_copy, save_copy, strip_gguf_marker
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[A-Za-z0-9][\w.\-]*$")
 """``org/name`` as the Hugging Face hub spells repository ids."""
@@ -262,30 +263,43 @@ def load_dense(source: ModelSource, dtype: Any = None) -> tuple[Any, Any]:
 
     A GGUF file is de-quantized by transformers; the GGUF "quantizer" it leaves attached is removed so the
     model can be saved. UserError when transformers kept any weight in another dtype (a GGUF kernel that
-    keeps blocks packed), since such a model cannot be compressed or saved faithfully.
+    keeps blocks packed), since such a model cannot be compressed or saved faithfully. A small GGUF file is
+    read from its de-quantized copy in the cache when there is one, and a float32 load leaves one there
+    (:mod:`trust_transformers.gguf_cache`).
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     dtype = dtype or torch.float32
-    kwargs = source.load_kwargs()
+    digest = gguf_sha256(source)
+    copy = existing_copy(source.path, digest) if digest else None
+    location, kwargs = (str(copy), {}) if copy else (source.location, source.load_kwargs())
     with gguf_load_errors(source, "cannot load the model"):
-        tokenizer = AutoTokenizer.from_pretrained(source.location, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(location, **kwargs)
         try:
-            model = AutoModelForCausalLM.from_pretrained(source.location, dtype=dtype, **kwargs)
+            model = AutoModelForCausalLM.from_pretrained(location, dtype=dtype, **kwargs)
         except OSError as exc:
             raise UserError(f"cannot load {source.location}: {exc}") from None
-    if source.gguf_file:
+    if source.gguf_file and copy is None:
         odd = sorted({str(p.dtype) for p in model.parameters() if p.dtype != dtype})
         if odd:
             raise UserError(
                 f"{source.gguf_file}: transformers kept weights as {', '.join(odd)} instead of de-quantizing them; "
                 "convert the GGUF file to a model folder first"
             )
-        quantizer = getattr(model, "hf_quantizer", None)
-        if quantizer is not None:
-            quantizer.remove_quantization_config(model)
+        strip_gguf_marker(model)
+        if digest and dtype == torch.float32:
+            save_copy(source.path, digest, model, tokenizer)
     return model.eval(), tokenizer
+
+
+def gguf_sha256(source: ModelSource) -> str | None:
+    """sha256 of a GGUF source's file when a cached copy of it may exist (:func:`cacheable`); else None."""
+    if source.kind != "gguf" or not cacheable(source.path):
+        return None
+    from trust_core.plugin import sha256_file
+
+    return sha256_file(source.path)
 
 
 def dense_folder(source: ModelSource, folder: Path) -> int:

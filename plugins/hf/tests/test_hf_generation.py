@@ -106,3 +106,33 @@ def test_tokenizer_without_template_uses_the_plain_fallback(tmp_path: Path) -> N
     text = folder_backend.render([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}])
     assert text.endswith("System: Be brief.\n\nUser: Hi\n\nAssistant:")
     assert folder_backend.describe()["chat_template"] == "fallback:plain"
+
+
+def test_a_gguf_file_is_read_from_its_cached_copy_after_the_first_load(
+    smollm2_first_blocks: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first load de-quantizes the GGUF file and keeps a copy; the next backend (and a compression method's
+    load_dense) reads the copy: same weights, same tokens, the same source and fingerprint reported."""
+    import torch
+
+    from trust_transformers.source import classify, load_dense
+
+    monkeypatch.setenv("TRUST_CACHE_DIR", str(tmp_path / "cache"))
+    first = HFBackend(str(smollm2_first_blocks), BackendOptions(batch_size=4))
+    expected = {key: (r.text, r.completion_tokens) for key, r in _run(first, _requests(max_new=8), 4).items()}
+    assert first._loading_source.kind == "gguf"
+    (copy,) = (tmp_path / "cache" / "gguf-dense").iterdir()
+    assert (copy / "trust-gguf-copy.json").is_file() and (copy / "model.safetensors").is_file()
+    first.close()
+
+    second = HFBackend(str(smollm2_first_blocks), BackendOptions(batch_size=4))
+    got = {key: (r.text, r.completion_tokens) for key, r in _run(second, _requests(max_new=8), 4).items()}
+    assert second._loading_source.kind == "folder" and second._loading_source.location == str(copy)
+    assert got == expected
+    assert second.describe()["source"] == "gguf" and second.fingerprint() == first.fingerprint()
+
+    dense, tokenizer = load_dense(classify(str(smollm2_first_blocks)))
+    ours = second._model.state_dict()
+    assert all(torch.equal(tensor, ours[name]) for name, tensor in dense.state_dict().items())
+    assert tokenizer("Hello there")["input_ids"] == second._tokenizer("Hello there")["input_ids"]
+    second.close()
