@@ -165,6 +165,7 @@ class TransformersBackend(Backend):
         """Drop the model and tokenizer and free cached GPU memory."""
         self._model = None
         self._tokenizer = None
+        self.__dict__.pop("_loading_source", None)  # a copy made by this load is read by the next one
         torch = sys.modules.get("torch")  # never imported: nothing was loaded, nothing to free
         if torch is not None and torch.cuda.is_available():
             torch.cuda.empty_cache()
